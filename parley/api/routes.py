@@ -1,0 +1,146 @@
+"""The REST API: accounts, room listing, history, and posting messages from backends and bots."""
+
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from parley.auth import InvalidToken
+from parley.protocol import encode
+from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_CLIENT_ID, valid_room
+from parley.service import AccountError, ChatService
+from parley.store import StoreUnavailable
+
+SERVICE = web.AppKey("service", ChatService)
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(body=encode(body), status=status, content_type="application/json")
+
+
+def _fail(status: int, code: str, message: str) -> web.HTTPException:
+    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 404: web.HTTPNotFound, 409: web.HTTPConflict,
+           413: web.HTTPRequestEntityTooLarge, 503: web.HTTPServiceUnavailable}[status]
+    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return cls(body=encode({"error": code, "message": message}), content_type="application/json", headers=extra)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise _fail(400, "bad_request", "body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _fail(400, "bad_request", "body must be a JSON object")
+    return body
+
+
+def _user(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _fail(401, "unauthorized", "send Authorization: Bearer <token>")
+    try:
+        return request.app[SERVICE].authenticate(token.strip())
+    except InvalidToken as exc:
+        raise _fail(401, "unauthorized", str(exc)) from None
+
+
+def _room(request: web.Request) -> str:
+    room = request.match_info["room"]
+    if not valid_room(room):
+        raise _fail(400, "bad_request", "room must be 1-64 characters of letters, digits, '.', '_' or '-'")
+    return room
+
+
+def _int(request: web.Request, name: str, default: int | None, low: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _fail(400, "bad_request", f"{name} must be an integer") from None
+    if value < low:
+        raise _fail(400, "bad_request", f"{name} must be >= {low}")
+    return value
+
+
+async def register(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        token, user, expires = await request.app[SERVICE].register(body.get("username"), body.get("password"))
+    except AccountError as exc:
+        raise _fail(exc.status, exc.code, exc.message) from None
+    return _json({"token": token, "user": user, "expires": expires}, status=201)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        token, user, expires = await request.app[SERVICE].login(body.get("username"), body.get("password"))
+    except AccountError as exc:
+        raise _fail(exc.status, exc.code, exc.message) from None
+    return _json({"token": token, "user": user, "expires": expires})
+
+
+async def list_rooms(request: web.Request) -> web.Response:
+    _user(request)
+    rooms = await request.app[SERVICE].store.rooms()
+    return _json({"rooms": [{"name": r.name, "last_seq": r.last_seq} for r in rooms]})
+
+
+async def room_messages(request: web.Request) -> web.Response:
+    _user(request)
+    room = _room(request)
+    store = request.app[SERVICE].store
+    limit = min(_int(request, "limit", HISTORY_LIMIT_DEFAULT, 1) or 1, HISTORY_LIMIT_MAX)
+    after = _int(request, "after", None, 0)
+    before = _int(request, "before", None, 0)
+    if after is not None and before is not None:
+        raise _fail(400, "bad_request", "give after or before, not both")
+    if after is not None:
+        messages = await store.messages_after(room, after, limit)
+    else:
+        messages = await store.messages_before(room, before, limit)
+    return _json({"messages": messages})
+
+
+async def post_message(request: web.Request) -> web.Response:
+    user = _user(request)
+    room = _room(request)
+    body = await _body(request)
+    service = request.app[SERVICE]
+    text, client_id = body.get("text"), body.get("client_id")
+    if not isinstance(text, str) or not text:
+        raise _fail(400, "bad_request", "text must be a non-empty string")
+    if len(text) > service.settings.max_text:
+        raise _fail(400, "too_long", f"text is longer than {service.settings.max_text} characters")
+    if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID):
+        raise _fail(400, "bad_request", "client_id must be a string of 1-128 characters")
+    saved = await service.post_wait(room, user, text, client_id)
+    return _json(saved.message, status=200 if saved.duplicate else 201)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    await request.app[SERVICE].store.ping()
+    return _json({"status": "ok"})
+
+
+@web.middleware
+async def unavailable_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A store outage answers 503 {"error":"unavailable"} instead of a stack trace."""
+    try:
+        return await handler(request)
+    except StoreUnavailable as exc:
+        raise _fail(503, "unavailable", f"storage unavailable: {exc}") from None
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/register", register)
+    app.router.add_post("/api/login", login)
+    app.router.add_get("/api/rooms", list_rooms)
+    app.router.add_get("/api/rooms/{room}/messages", room_messages)
+    app.router.add_post("/api/rooms/{room}/messages", post_message)
+    app.router.add_get("/healthz", healthz)

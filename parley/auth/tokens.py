@@ -1,0 +1,41 @@
+"""Login tokens: JWTs signed (HS256) with a secret kept in the store, so every node accepts every token.
+
+A token names its user and expires `ttl` seconds after it was issued; there is no server-side session.
+"""
+
+import time
+
+import jwt
+
+ISSUER = "parley"
+
+
+class InvalidToken(Exception):
+    """Malformed, badly signed or expired."""
+
+
+class Tokens:
+    def __init__(self, secret: bytes, ttl: int) -> None:
+        self._secret = secret
+        self.ttl = ttl
+
+    def issue(self, user: str) -> tuple[str, int]:
+        """A fresh token for `user` and its expiry (Unix seconds)."""
+        now = int(time.time())
+        expires = now + self.ttl
+        token = jwt.encode({"sub": user, "iat": now, "exp": expires, "iss": ISSUER}, self._secret, "HS256")
+        return token, expires
+
+    def verify(self, token: str) -> str:
+        """The user a valid token names; InvalidToken otherwise."""
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=["HS256"], issuer=ISSUER,
+                                options={"require": ["sub", "exp", "iat"]})
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token expired") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("invalid token") from None
+        user = claims["sub"]
+        if not isinstance(user, str):
+            raise InvalidToken("invalid token")
+        return user

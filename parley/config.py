@@ -1,0 +1,29 @@
+"""Server settings: one dataclass, filled by the CLI from flags or PARLEY_<NAME> environment variables."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = "sqlite:///parley.db"
+    broker: str = "memory://"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    allowed_origins: list[str] = field(default_factory=list)  # empty: only the server's own origin
+    log_level: str = "info"
+    heartbeat: float = 20.0  # seconds between server pings; two missed pongs drop the peer
+    auth_timeout: float = 10.0  # seconds a new connection has to authenticate
+    max_frame: int = 64 * 1024  # bytes; a bigger frame closes the connection with 1009
+    max_text: int = 4000  # characters of message text; longer -> error too_long
+    rate: float = 20.0  # messages per second per connection (0 disables the limit)
+    burst: int = 40  # messages a connection may send at once before the rate applies
+    token_ttl: int = 7 * 24 * 3600  # seconds a login token stays valid
+    max_pending: int = 4 * 1024 * 1024  # bytes of unsent output a connection may hold before it is dropped
+    echo_path: str | None = None  # serve an echo WebSocket here (conformance testing)
+    workers: int = 1
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"

@@ -1,0 +1,39 @@
+"""Naming rules and limits shared by the WebSocket protocol, the REST API and the store."""
+
+import re
+
+ROOM_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+USERNAME_PATTERN = r"^[A-Za-z0-9._-]{1,32}$"
+ROOM_RE = re.compile(ROOM_PATTERN)
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+MAX_CLIENT_ID = 128
+HISTORY_LIMIT_MAX = 100
+HISTORY_LIMIT_DEFAULT = 50
+
+
+def valid_room(name: object) -> bool:
+    return isinstance(name, str) and ROOM_RE.fullmatch(name) is not None
+
+
+def username_problem(name: object) -> str | None:
+    """Why `name` cannot be a username, or None when it can."""
+    if not isinstance(name, str) or not name:
+        return "username is required"
+    if len(name) > 32:
+        return "username is longer than 32 characters"
+    if USERNAME_RE.fullmatch(name) is None:
+        return "username may contain only letters, digits, '.', '_' and '-'"
+    return None
+
+
+def password_problem(password: object) -> str | None:
+    """Why `password` is not acceptable, or None when it is."""
+    if not isinstance(password, str):
+        return "password is required"
+    if len(password) < MIN_PASSWORD:
+        return f"password must be at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"password must be at most {MAX_PASSWORD} characters"
+    return None

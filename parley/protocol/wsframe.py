@@ -1,0 +1,55 @@
+"""RFC 6455 server-side frame encoding (unmasked, unfragmented) and close-code rules; pure functions.
+
+The write path builds a frame once and hands the same bytes to every member of a room.
+"""
+
+import struct
+
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+_pack_short = struct.Struct("!BBH").pack
+_pack_long = struct.Struct("!BBQ").pack
+
+
+def encode_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
+    """One final (FIN) frame carrying `payload`, as a server sends it (no mask)."""
+    n = len(payload)
+    first = 0x80 | opcode
+    if n < 126:
+        return bytes((first, n)) + payload
+    if n < 65536:
+        return _pack_short(first, 126, n) + payload
+    return _pack_long(first, 127, n) + payload
+
+
+def close_payload(code: int, reason: str = "") -> bytes:
+    """The body of a close frame: a 2-byte code and a UTF-8 reason of at most 123 bytes."""
+    return code.to_bytes(2, "big") + reason.encode()[:123]
+
+
+def valid_close_code(code: int) -> bool:
+    """Whether a peer may send `code` in a close frame (RFC 6455 section 7.4)."""
+    if 3000 <= code <= 4999:
+        return True
+    return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014)
+
+
+class Outbound:
+    """An encoded server frame; the WebSocket framing is built at most once however many get it."""
+
+    __slots__ = ("_ws", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._ws: bytes | None = None
+
+    @property
+    def ws(self) -> bytes:
+        frame = self._ws
+        if frame is None:
+            frame = self._ws = encode_frame(self.data)
+        return frame

@@ -1,0 +1,104 @@
+"""Assembles the aiohttp application (WebSocket, REST, web client, metrics) and runs it on uvloop."""
+
+import asyncio
+import logging
+import ssl
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from parley.api import SERVICE, add_routes, unavailable_middleware
+from parley.config import Settings
+from parley.metrics import render
+from parley.service import ChatService
+from parley.session import Session
+from parley.transports.websocket import Connections, Echo, WsConnection, serve_websocket
+
+log = logging.getLogger("parley")
+
+CONNECTIONS = web.AppKey("connections", Connections)
+WEB_DIR = Path(str(resources.files("parley") / "web"))
+
+
+def build_app(settings: Settings, service: ChatService | None = None) -> web.Application:
+    service = service or ChatService(settings)
+    connections = Connections(settings)
+    app = web.Application(middlewares=[unavailable_middleware], client_max_size=1024 * 1024)
+    app[SERVICE] = service
+    app[CONNECTIONS] = connections
+
+    async def chat_socket(request: web.Request) -> web.StreamResponse:
+        return await serve_websocket(request, settings, connections, lambda conn: _chat_session(service, conn))
+
+    async def echo_socket(request: web.Request) -> web.StreamResponse:
+        return await serve_websocket(request, settings, connections, Echo)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=render(service, connections), content_type="text/plain")
+
+    async def index(request: web.Request) -> web.StreamResponse:
+        page = WEB_DIR / "index.html"
+        if not page.exists():
+            return web.Response(text="Parley is running. The web client is not installed.\n")
+        return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get("/ws", chat_socket)
+    if settings.echo_path:
+        app.router.add_get(settings.echo_path, echo_socket)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", index)
+    if WEB_DIR.is_dir():
+        app.router.add_static("/static/", WEB_DIR, append_version=False)
+    add_routes(app)
+
+    async def startup(app: web.Application) -> None:
+        await service.start()
+        connections.start()
+
+    async def shutdown(app: web.Application) -> None:
+        await connections.stop()
+
+    async def cleanup(app: web.Application) -> None:
+        await service.stop()
+
+    app.on_startup.append(startup)
+    app.on_shutdown.append(shutdown)
+    app.on_cleanup.append(cleanup)
+    return app
+
+
+def _chat_session(service: ChatService, conn: WsConnection) -> Session:
+    session = Session(service, conn)
+    timeout = service.settings.auth_timeout
+
+    def expire() -> None:
+        if session.user is None and not session.closed:
+            session.handle_timeout()
+
+    asyncio.get_running_loop().call_later(timeout, expire)
+    return session
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return ctx
+
+
+def run(settings: Settings) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM), on uvloop where available."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        pass
+    app = build_app(settings)
+    where = f"{settings.scheme}://{settings.host}:{settings.port}"
+    log.info("Parley serving %s (WebSocket %s/ws), store %s, broker %s",
+             where, where.replace("http", "ws", 1), settings.db, settings.broker)
+    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context(settings),
+                print=None, access_log=None, shutdown_timeout=5, handle_signals=True)

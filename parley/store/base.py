@@ -1,0 +1,104 @@
+"""The Store interface: everything Parley keeps (users, rooms, messages, the token secret).
+
+Implementations (SQLite, PostgreSQL) live beside this file and are chosen by URL in `open_store`.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from parley.protocol.frames import Message
+
+
+class StoreError(Exception):
+    """Base of the errors a store raises on purpose."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or refused the write; nothing was stored."""
+
+
+class UserExists(StoreError):
+    """A user with that name (compared case-insensitively) already exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to store; the store assigns seq and ts."""
+
+    room: str
+    sender: str
+    text: str
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """The outcome of one NewMessage: the stored message, and whether it had been stored before."""
+
+    message: Message
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    name: str
+    last_seq: int
+
+
+class Store(ABC):
+    """Durable state. Every method may raise StoreUnavailable when the database is down."""
+
+    url: str
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (versioned migrations)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers a query."""
+
+    @abstractmethod
+    async def create_user(self, name: str, password_hash: str) -> User: ...
+
+    @abstractmethod
+    async def get_user(self, name: str) -> User | None:
+        """The user called `name`, compared case-insensitively."""
+
+    @abstractmethod
+    async def secret(self, key: str, make: bytes) -> bytes:
+        """The persisted secret `key`, storing `make` first if there is none yet (shared by all nodes)."""
+
+    @abstractmethod
+    async def ensure_room(self, room: str) -> int:
+        """Create `room` if it does not exist; return its last seq (0 for a new room)."""
+
+    @abstractmethod
+    async def rooms(self) -> list[RoomInfo]: ...
+
+    @abstractmethod
+    async def save_messages(self, batch: list[NewMessage]) -> list[Saved]:
+        """Store a batch in ONE transaction, in order, one Saved per item.
+
+        seq is assigned inside the transaction: per room, from last_seq + 1, gap-free. An item whose
+        (sender, client_id) is already stored, or appears earlier in the batch, is a duplicate: the
+        earlier message is returned and nothing new is stored.
+        """
+
+    @abstractmethod
+    async def messages_after(self, room: str, after: int, limit: int) -> list[Message]:
+        """Messages of `room` with seq > after, oldest first, at most `limit`."""
+
+    @abstractmethod
+    async def messages_before(self, room: str, before: int | None, limit: int) -> list[Message]:
+        """The latest `limit` messages of `room` with seq < before (or the latest), oldest first."""

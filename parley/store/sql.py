@@ -1,0 +1,193 @@
+"""The Store on SQLAlchemy 2 Core (async): the queries every SQL backend shares.
+
+Backends subclass SqlStore for what differs: engine options, upserts and how seqs are reserved.
+"""
+
+import time
+from abc import abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from parley.protocol.frames import Message
+from parley.store.base import NewMessage, RoomInfo, Saved, Store, StoreUnavailable, User, UserExists
+from parley.store.schema import LATEST, MIGRATIONS, messages, rooms, schema_version, settings, users
+
+_MSG_COLS = (messages.c.room, messages.c.seq, messages.c.sender, messages.c.text, messages.c.ts,
+             messages.c.client_id)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _message(row: Any) -> Message:
+    return Message(room=row[0], seq=row[1], sender=row[2], text=row[3], ts=row[4], client_id=row[5])
+
+
+class SqlStore(Store):
+    engine: AsyncEngine
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @abstractmethod
+    def _make_engine(self) -> AsyncEngine: ...
+
+    @abstractmethod
+    def _insert_ignore(self, table: Any) -> Any:
+        """An INSERT that skips rows whose key already exists."""
+
+    async def _reserve_seqs(self, conn: AsyncConnection, counts: dict[str, int]) -> dict[str, int]:
+        """Advance each room's last_seq by its count inside the transaction; return the first new seq.
+
+        The UPDATE takes the room row's write lock, so concurrent writers (other nodes) queue behind
+        this transaction and seqs stay gap-free and in commit order.
+        """
+        now = now_ms()
+        await conn.execute(self._insert_ignore(rooms), [{"name": r, "last_seq": 0, "created_ms": now}
+                                                         for r in counts])
+        first = {}
+        for room, n in counts.items():
+            last = (await conn.execute(update(rooms).where(rooms.c.name == room)
+                                       .values(last_seq=rooms.c.last_seq + n)
+                                       .returning(rooms.c.last_seq))).scalar_one()
+            first[room] = last - n + 1
+        return first
+
+    async def _lock_migrations(self, conn: AsyncConnection) -> None:
+        """Serialise migrations between nodes starting at once (a no-op where the backend needs none)."""
+
+    async def open(self) -> None:
+        self.engine = self._make_engine()
+        async with self._begin() as conn:
+            await self._lock_migrations(conn)
+            await conn.run_sync(lambda c: schema_version.create(c, checkfirst=True))
+            version = (await conn.execute(select(func.max(schema_version.c.version)))).scalar() or 0
+            for number in range(version + 1, LATEST + 1):
+                await conn.run_sync(MIGRATIONS[number - 1])
+                await conn.execute(insert(schema_version).values(version=number))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction; a lost or refusing database becomes StoreUnavailable."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except (OperationalError, DBAPIError, OSError, ConnectionError) as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+
+    async def schema_version(self) -> int:
+        async with self._begin() as conn:
+            return (await conn.execute(select(func.max(schema_version.c.version)))).scalar() or 0
+
+    async def ping(self) -> None:
+        async with self._begin() as conn:
+            await conn.execute(select(1))
+
+    async def create_user(self, name: str, password_hash: str) -> User:
+        try:
+            async with self._begin() as conn:
+                result = await conn.execute(
+                    insert(users).values(name=name, name_key=name.lower(), password_hash=password_hash,
+                                         created_ms=now_ms()).returning(users.c.id))
+                return User(id=result.scalar_one(), name=name, password_hash=password_hash)
+        except IntegrityError:
+            raise UserExists(name) from None
+
+    async def get_user(self, name: str) -> User | None:
+        async with self._begin() as conn:
+            row = (await conn.execute(select(users.c.id, users.c.name, users.c.password_hash)
+                                      .where(users.c.name_key == name.lower()))).first()
+        return User(id=row[0], name=row[1], password_hash=row[2]) if row else None
+
+    async def secret(self, key: str, make: bytes) -> bytes:
+        async with self._begin() as conn:
+            await conn.execute(self._insert_ignore(settings).values(key=key, value=make.hex()))
+            value = (await conn.execute(select(settings.c.value).where(settings.c.key == key))).scalar_one()
+        return bytes.fromhex(value)
+
+    async def ensure_room(self, room: str) -> int:
+        async with self._begin() as conn:
+            await conn.execute(self._insert_ignore(rooms).values(name=room, last_seq=0, created_ms=now_ms()))
+            return (await conn.execute(select(rooms.c.last_seq).where(rooms.c.name == room))).scalar_one()
+
+    async def rooms(self) -> list[RoomInfo]:
+        async with self._begin() as conn:
+            rows = await conn.execute(select(rooms.c.name, rooms.c.last_seq).order_by(rooms.c.name))
+            return [RoomInfo(name=r[0], last_seq=r[1]) for r in rows]
+
+    async def messages_after(self, room: str, after: int, limit: int) -> list[Message]:
+        async with self._begin() as conn:
+            rows = await conn.execute(select(*_MSG_COLS)
+                                      .where(and_(messages.c.room == room, messages.c.seq > after))
+                                      .order_by(messages.c.seq).limit(limit))
+            return [_message(r) for r in rows]
+
+    async def messages_before(self, room: str, before: int | None, limit: int) -> list[Message]:
+        cond = messages.c.room == room
+        if before is not None:
+            cond = and_(cond, messages.c.seq < before)
+        async with self._begin() as conn:
+            rows = await conn.execute(select(*_MSG_COLS).where(cond).order_by(messages.c.seq.desc()).limit(limit))
+            return [_message(r) for r in reversed(rows.all())]
+
+    async def save_messages(self, batch: list[NewMessage]) -> list[Saved]:
+        for attempt in range(3):
+            try:
+                return await self._save(batch)
+            except IntegrityError:
+                # another node stored one of these (sender, client_id) pairs between our check and
+                # insert; the retry sees it as a duplicate
+                if attempt == 2:
+                    raise StoreUnavailable("conflicting concurrent writes") from None
+        raise AssertionError("unreachable")
+
+    async def _save(self, batch: list[NewMessage]) -> list[Saved]:
+        async with self._begin() as conn:
+            keys = list({(m.sender, m.client_id) for m in batch})
+            known: dict[tuple[str, str], Message] = {}
+            for start in range(0, len(keys), 500):
+                rows = await conn.execute(select(*_MSG_COLS).where(
+                    tuple_(messages.c.sender, messages.c.client_id).in_(keys[start:start + 500])))
+                for r in rows:
+                    known[(r[2], r[5])] = _message(r)
+            fresh: list[NewMessage] = []
+            counts: dict[str, int] = {}
+            seen: set[tuple[str, str]] = set()
+            for m in batch:
+                key = (m.sender, m.client_id)
+                if key not in known and key not in seen:
+                    seen.add(key)
+                    fresh.append(m)
+                    counts[m.room] = counts.get(m.room, 0) + 1
+            if fresh:
+                first = await self._reserve_seqs(conn, counts)
+                ts = now_ms()
+                rows_out = []
+                for m in fresh:
+                    seq = first[m.room]
+                    first[m.room] = seq + 1
+                    msg = Message(room=m.room, seq=seq, sender=m.sender, text=m.text, ts=ts, client_id=m.client_id)
+                    known[(m.sender, m.client_id)] = msg
+                    rows_out.append({"room": m.room, "seq": seq, "sender": m.sender, "text": m.text, "ts": ts,
+                                     "client_id": m.client_id})
+                await conn.execute(insert(messages), rows_out)
+        out = []
+        firsts: set[tuple[str, str]] = set()
+        fresh_keys = {(m.sender, m.client_id) for m in fresh}
+        for m in batch:
+            key = (m.sender, m.client_id)
+            new = key in fresh_keys and key not in firsts
+            firsts.add(key)
+            out.append(Saved(message=known[key], duplicate=not new))
+        return out

@@ -1,0 +1,239 @@
+// connection.js — The page's one WebSocket to /ws. It authenticates with the session token, reports
+// its state (connecting / connected / reconnecting / offline), keeps itself alive, and reconnects on
+// its own with exponential backoff and jitter. The app only sees parsed frames and state changes.
+
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 30_000;
+const OPEN_TIMEOUT_MS = 10_000; // socket open + "ready" must happen within this, or we retry
+const OFFLINE_AFTER = 4; // consecutive failed attempts before "reconnecting" becomes "offline"
+const CLOSE_UNAUTHENTICATED = 4401;
+
+export function socketUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+/** Delay before reconnect attempt number `attempt` (1-based): exponential, capped, "equal jitter". */
+export function backoffDelay(attempt) {
+  const cap = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+  return cap / 2 + Math.random() * (cap / 2);
+}
+
+export class Connection {
+  /**
+   * @param {object} opts
+   * @param {string} opts.token        bearer token sent in the "auth" frame
+   * @param {(frame: object) => void} opts.onFrame      every frame after "ready"
+   * @param {(ready: object) => void} opts.onReady      each time a (re)connection is authenticated
+   * @param {(state: string, info: object) => void} opts.onState
+   * @param {(message: string) => void} opts.onUnauthorized  the token was refused: sign in again
+   */
+  constructor({ token, onFrame, onReady, onState, onUnauthorized }) {
+    this.token = token;
+    this.onFrame = onFrame;
+    this.onReady = onReady;
+    this.onState = onState;
+    this.onUnauthorized = onUnauthorized;
+    this.ws = null;
+    this.ready = false;
+    this.stopped = true;
+    this.attempts = 0;
+    this.state = "connecting";
+    this.retryAt = null;
+    this.retryTimer = null;
+    this.openTimer = null;
+    this.beatTimer = null;
+    this.lastRx = 0;
+    this.heartbeatMs = 20_000;
+
+    this._online = () => {
+      if (!this.ready) this.retryNow();
+    };
+    this._offline = () => {
+      if (!this.ready) this._setState("offline");
+    };
+    this._visible = () => {
+      if (document.visibilityState === "visible" && !this.ready && this.retryTimer) this.retryNow();
+    };
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    window.addEventListener("online", this._online);
+    window.addEventListener("offline", this._offline);
+    document.addEventListener("visibilitychange", this._visible);
+    this._connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    window.removeEventListener("online", this._online);
+    window.removeEventListener("offline", this._offline);
+    document.removeEventListener("visibilitychange", this._visible);
+    this._clearTimers();
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close(1000, "bye");
+      } catch {
+        // already closed
+      }
+    }
+    this.ready = false;
+  }
+
+  /** Send a frame if the connection is authenticated; false means "not now, keep it for later". */
+  send(frame) {
+    if (!this.ready || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    try {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Skip the backoff wait and try to connect now (the "Retry now" button, the browser going online). */
+  retryNow() {
+    if (this.stopped || this.ready) return;
+    if (this.ws && this.ws.readyState === WebSocket.CONNECTING) return;
+    this._clearTimers();
+    this._connect();
+  }
+
+  _clearTimers() {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.openTimer);
+    clearInterval(this.beatTimer);
+    this.retryTimer = this.openTimer = this.beatTimer = null;
+    this.retryAt = null;
+  }
+
+  _setState(state) {
+    this.state = state;
+    this.onState(state, { retryAt: this.retryAt, attempts: this.attempts });
+  }
+
+  _connect() {
+    if (this.stopped) return;
+    this.retryAt = null;
+    if (this.attempts === 0) this._setState("connecting");
+    else this._setState(this._failingState());
+    let ws;
+    try {
+      ws = new WebSocket(socketUrl());
+    } catch {
+      this._scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    this.ready = false;
+    this.openTimer = setTimeout(() => this._drop(ws), OPEN_TIMEOUT_MS);
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: "auth", token: this.token }));
+    };
+    ws.onmessage = (ev) => this._receive(ws, ev);
+    ws.onclose = (ev) => this._closed(ws, ev.code, ev.reason);
+    ws.onerror = () => {
+      // A "close" event always follows; reconnection is handled there.
+    };
+  }
+
+  _receive(ws, ev) {
+    if (ws !== this.ws || typeof ev.data !== "string") return;
+    this.lastRx = Date.now();
+    let frame;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (!frame || typeof frame !== "object") return;
+    if (!this.ready) {
+      if (frame.type === "ready") {
+        this.ready = true;
+        this.attempts = 0;
+        clearTimeout(this.openTimer);
+        this.openTimer = null;
+        if (typeof frame.heartbeat === "number" && frame.heartbeat > 0) {
+          this.heartbeatMs = frame.heartbeat * 1000;
+        }
+        this._startHeartbeat(ws);
+        this._setState("connected");
+        this.onReady(frame);
+      } else if (frame.type === "error" && frame.code === "unauthenticated") {
+        this._refused(frame.message);
+      }
+      return;
+    }
+    if (frame.type === "pong") return;
+    this.onFrame(frame);
+  }
+
+  // Browsers cannot see the server's WebSocket pings, so a silent, half-open connection would look
+  // alive forever. When nothing has arrived for a heartbeat period we ask for a pong; after two and a
+  // half periods of silence the connection is treated as dead and replaced.
+  _startHeartbeat(ws) {
+    clearInterval(this.beatTimer);
+    const period = Math.max(2_000, this.heartbeatMs);
+    this.beatTimer = setInterval(() => {
+      if (ws !== this.ws) return;
+      const quiet = Date.now() - this.lastRx;
+      if (quiet > period * 2.5) this._drop(ws);
+      else if (quiet >= period) this.send({ type: "ping" });
+    }, period / 2);
+  }
+
+  /** Give up on a socket now (timeout, silence) without waiting for a slow closing handshake. */
+  _drop(ws) {
+    if (ws !== this.ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close(4000, "timeout");
+    } catch {
+      // ignore
+    }
+    this._closed(ws, 4000, "timeout");
+  }
+
+  _refused(message) {
+    this.stop();
+    this.onUnauthorized(message || "Your session has expired. Please sign in again.");
+  }
+
+  _closed(ws, code) {
+    if (ws !== this.ws) return;
+    const wasReady = this.ready;
+    this.ws = null;
+    this.ready = false;
+    clearTimeout(this.openTimer);
+    clearInterval(this.beatTimer);
+    this.openTimer = this.beatTimer = null;
+    if (this.stopped) return;
+    if (code === CLOSE_UNAUTHENTICATED) {
+      this._refused();
+      return;
+    }
+    if (wasReady) this.attempts = 0;
+    this._scheduleReconnect();
+  }
+
+  _failingState() {
+    return navigator.onLine === false || this.attempts > OFFLINE_AFTER ? "offline" : "reconnecting";
+  }
+
+  _scheduleReconnect() {
+    this.attempts += 1;
+    const delay = backoffDelay(this.attempts);
+    this.retryAt = Date.now() + delay;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this._connect();
+    }, delay);
+    this._setState(this._failingState());
+  }
+}

@@ -1,0 +1,183 @@
+// render.js — Builds the DOM for one chat message. User text only ever reaches the page through
+// text nodes (textContent); http(s) links become <a> elements whose href is a parsed, checked URL.
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const TRAILING_PUNCT_RE = /[.,;:!?'"\]}>]+$/;
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
+const yearDayFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long", day: "numeric" });
+
+/** Strip punctuation that usually ends a sentence rather than a URL, and an unbalanced ")". */
+function trimUrl(raw) {
+  let url = raw.replace(TRAILING_PUNCT_RE, "");
+  while (url.endsWith(")") && (url.match(/\(/g) || []).length < (url.match(/\)/g) || []).length) {
+    url = url.slice(0, -1).replace(TRAILING_PUNCT_RE, "");
+  }
+  return url;
+}
+
+/** Append `text` to `parent` as text nodes, with http/https URLs as safe links. */
+export function appendLinkified(parent, text) {
+  let pos = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    const url = trimUrl(match[0]);
+    let href = null;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol === "http:" || parsed.protocol === "https:") href = parsed.href;
+    } catch {
+      href = null;
+    }
+    if (!href) continue;
+    if (match.index > pos) parent.append(text.slice(pos, match.index));
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    parent.append(a);
+    pos = match.index + url.length;
+  }
+  if (pos < text.length) parent.append(text.slice(pos));
+}
+
+/** A stable hue per name, so each person keeps their colour everywhere. */
+export function hueOf(name) {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return h % 360;
+}
+
+export function initialOf(name) {
+  const ch = [...name.replace(/^[._-]+/, "") || name][0] || "?";
+  return ch.toUpperCase();
+}
+
+/** A small round avatar with the person's initial, decorative (the name is always shown too). */
+export function avatar(name, extraClass = "") {
+  const el = document.createElement("span");
+  el.className = `avatar ${extraClass}`.trim();
+  el.setAttribute("aria-hidden", "true");
+  el.style.setProperty("--hue", hueOf(name));
+  el.textContent = initialOf(name);
+  return el;
+}
+
+export function dayKey(ts) {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+export function dayLabel(ts) {
+  const d = new Date(ts);
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (dayKey(d) === dayKey(today)) return "Today";
+  if (dayKey(d) === dayKey(yesterday)) return "Yesterday";
+  return d.getFullYear() === today.getFullYear() ? dayFmt.format(d) : yearDayFmt.format(d);
+}
+
+/**
+ * The element for one message. `msg` is {seq?, from, text, ts, client_id}; `pending` marks an own
+ * message not yet acknowledged. Call setConfirmed() later to turn a pending element into a stored one.
+ */
+export function messageElement(msg, { mine = false, pending = false } = {}) {
+  const el = document.createElement("article");
+  el.className = "msg";
+  if (mine) el.classList.add("mine");
+  el.dataset.from = msg.from;
+  el.dataset.ts = String(msg.ts);
+  if (msg.client_id) el.dataset.clientId = msg.client_id;
+
+  el.append(avatar(msg.from));
+
+  const body = document.createElement("div");
+  body.className = "msg-body";
+
+  const meta = document.createElement("div");
+  meta.className = "msg-meta";
+  const author = document.createElement("span");
+  author.className = "msg-author";
+  author.style.setProperty("--hue", hueOf(msg.from));
+  author.textContent = msg.from;
+  meta.append(author, " ");
+  meta.append(timeElement(msg.ts));
+  body.append(meta);
+
+  const text = document.createElement("div");
+  text.className = "msg-text";
+  appendLinkified(text, msg.text);
+  body.append(text);
+
+  const state = document.createElement("div");
+  state.className = "msg-state";
+  body.append(state);
+
+  // In a run of messages from one person only the first shows name and time; the others show the
+  // time on the side, on hover or focus.
+  const sideTime = timeElement(msg.ts);
+  sideTime.classList.add("msg-side-time");
+  el.append(sideTime, body);
+
+  if (pending) setPending(el, "Sending…");
+  else setConfirmed(el, msg);
+  return el;
+}
+
+function timeElement(ts) {
+  const t = document.createElement("time");
+  const d = new Date(ts);
+  t.dateTime = d.toISOString();
+  t.title = fullFmt.format(d);
+  t.textContent = timeFmt.format(d);
+  return t;
+}
+
+function setTimes(el, ts) {
+  el.dataset.ts = String(ts);
+  const d = new Date(ts);
+  for (const t of el.querySelectorAll("time")) {
+    t.dateTime = d.toISOString();
+    t.title = fullFmt.format(d);
+    t.textContent = timeFmt.format(d);
+  }
+}
+
+/** Show an own message as waiting ("Sending…", "Waiting for connection…"). */
+export function setPending(el, label) {
+  el.classList.add("pending");
+  el.classList.remove("failed");
+  el.setAttribute("aria-busy", "true");
+  const state = el.querySelector(".msg-state");
+  state.replaceChildren(label);
+}
+
+/** Show an own message the server refused for good, with Retry / Discard buttons. */
+export function setFailed(el, reason, { onRetry, onDiscard }) {
+  el.classList.remove("pending");
+  el.classList.add("failed");
+  el.removeAttribute("aria-busy");
+  const state = el.querySelector(".msg-state");
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "link-button";
+  retry.textContent = "Retry";
+  retry.addEventListener("click", onRetry);
+  const discard = document.createElement("button");
+  discard.type = "button";
+  discard.className = "link-button";
+  discard.textContent = "Discard";
+  discard.addEventListener("click", onDiscard);
+  state.replaceChildren(`Not sent: ${reason} `, retry, " · ", discard);
+}
+
+/** Mark an element as a stored message with its seq and server timestamp. */
+export function setConfirmed(el, msg) {
+  el.classList.remove("pending", "failed");
+  el.removeAttribute("aria-busy");
+  el.dataset.seq = String(msg.seq);
+  if (typeof msg.ts === "number") setTimes(el, msg.ts);
+  el.querySelector(".msg-state").replaceChildren();
+}
