@@ -1,0 +1,467 @@
+// room.js — One joined room: its messages (kept sorted by seq, each seq shown once), the pending
+// own messages at the bottom, unread count, new-message marker, who is online and typing, and its
+// scrollable role="log" element, including loading older history without moving what you read.
+
+import { dayKey, dayLabel, messageElement, setConfirmed, setFailed, setPending } from "./render.js";
+
+const NEAR_TOP_PX = 400; // load older history when the reader gets this close to the top
+const AT_BOTTOM_PX = 48; // "at the bottom" tolerance, so new messages keep the view pinned
+const GROUP_GAP_MS = 5 * 60 * 1000; // messages from one person closer than this share a header
+const TYPING_TTL_MS = 4000;
+export const PAGE_SIZE = 50;
+
+export class Room {
+  /**
+   * @param {string} name
+   * @param {object} opts
+   * @param {string} opts.me                      the signed-in user
+   * @param {number|null} opts.lastRead           last seq read here (null: never opened)
+   * @param {(room: Room) => void} opts.onChange  unread/presence/typing/read-state changed
+   * @param {(room: Room, before?: number) => boolean} opts.onNeedHistory  ask the server for a page
+   */
+  constructor(name, { me, lastRead, onChange, onNeedHistory }) {
+    this.name = name;
+    this.me = me;
+    this.lastRead = typeof lastRead === "number" ? lastRead : null;
+    this.onChange = onChange;
+    this.onNeedHistory = onNeedHistory;
+
+    this.seqs = []; // sorted seqs present in the log
+    this.bySeq = new Map(); // seq -> element
+    this.pending = new Map(); // client_id -> element of an own message not yet acknowledged
+    this.unread = 0;
+    this.unreadMore = false; // unread messages exist beyond what is loaded
+    this.joined = false; // joined on the current connection
+    this.seenSeq = 0; // highest seq the server told us about (joined.last_seq or a message)
+    this.initialLoaded = false;
+    this.atStart = false;
+    this.loadingOlder = false;
+    this.online = new Set();
+    this.typing = new Map(); // user -> timer
+    this.active = false;
+    this.stick = true; // the view follows new messages (reader is at the bottom)
+    this.savedScrollTop = 0;
+    this.newBelow = 0; // messages that arrived while the reader was scrolled up
+
+    this.log = document.createElement("div");
+    this.log.className = "log";
+    this.log.setAttribute("role", "log");
+    this.log.setAttribute("aria-label", `#${name} conversation`);
+    this.log.tabIndex = 0;
+    this.log.hidden = true;
+
+    this.start = document.createElement("div");
+    this.start.className = "log-start";
+    this.log.append(this.start);
+    this._renderStart();
+
+    this.marker = document.createElement("div");
+    this.marker.className = "new-marker";
+    this.marker.setAttribute("role", "separator");
+    const label = document.createElement("span");
+    label.textContent = "New messages";
+    this.marker.append(label);
+
+    this.log.addEventListener("scroll", () => this._onScroll(), { passive: true });
+  }
+
+  get minSeq() {
+    return this.seqs.length ? this.seqs[0] : 0;
+  }
+
+  get maxSeq() {
+    return this.seqs.length ? this.seqs[this.seqs.length - 1] : 0;
+  }
+
+  /** The `since` for a (re)join: the last seq we have, so the server replays exactly the rest. */
+  get since() {
+    if (this.seqs.length) return this.maxSeq;
+    return this.initialLoaded ? this.seenSeq : undefined;
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  /** Insert stored messages (any order, duplicates ignored). Returns the ones that were new. */
+  addMessages(messages) {
+    const added = [];
+    this._keepScroll(() => {
+      for (const m of messages) {
+        if (!m || typeof m.seq !== "number" || this.bySeq.has(m.seq)) continue;
+        const own = m.client_id != null && m.from === this.me ? this.pending.get(m.client_id) : null;
+        let el;
+        if (own) {
+          this.pending.delete(m.client_id);
+          el = own;
+          setConfirmed(el, m);
+        } else {
+          el = messageElement(m, { mine: m.from === this.me });
+        }
+        this._insert(m.seq, el);
+        added.push(m);
+      }
+    });
+    for (const m of added) {
+      this.seenSeq = Math.max(this.seenSeq, m.seq);
+      this.clearTyping(m.from, false);
+      if (this.lastRead !== null && m.seq > this.lastRead && m.from !== this.me) this.unread += 1;
+    }
+    if (added.length) this._afterNew(added);
+    return added;
+  }
+
+  /** Show an own message at once, before the server has it. */
+  addPending(entry, label) {
+    if (this.pending.has(entry.client_id)) return;
+    const el = messageElement(
+      { from: this.me, text: entry.text, ts: entry.created, client_id: entry.client_id },
+      { mine: true, pending: true },
+    );
+    setPending(el, label);
+    this._keepScroll(() => {
+      this.log.append(el);
+      this._regroup(el);
+    }, true);
+    this.pending.set(entry.client_id, el);
+  }
+
+  setPendingLabel(label) {
+    for (const el of this.pending.values()) {
+      if (!el.classList.contains("failed")) setPending(el, label);
+    }
+  }
+
+  markFailed(clientId, reason, handlers) {
+    const el = this.pending.get(clientId);
+    if (el) setFailed(el, reason, handlers);
+  }
+
+  removePending(clientId) {
+    const el = this.pending.get(clientId);
+    if (!el) return;
+    this.pending.delete(clientId);
+    const next = this._nextMsg(el);
+    el.remove();
+    if (next) this._regroup(next);
+  }
+
+  /** The server acknowledged our message: it is stored with this seq. */
+  confirm(clientId, msg) {
+    if (this.bySeq.has(msg.seq)) {
+      this.removePending(clientId); // the broadcast copy got here first
+      return;
+    }
+    this.addMessages([msg]);
+  }
+
+  /** Place `el` for `seq` among the sorted messages, before any pending ones. */
+  _insert(seq, el) {
+    let lo = 0;
+    let hi = this.seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.seqs[mid] < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    let next = lo < this.seqs.length ? this.bySeq.get(this.seqs[lo]) : this._firstPending();
+    // An older message goes above the "New messages" marker that belongs to the next one.
+    if (next && next.previousElementSibling === this.marker && this.marker.isConnected) next = this.marker;
+    this.seqs.splice(lo, 0, seq);
+    this.bySeq.set(seq, el);
+    if (next) this.log.insertBefore(el, next);
+    else this.log.append(el);
+    this._regroup(el);
+    const after = this._nextMsg(el);
+    if (after) this._regroup(after);
+  }
+
+  _firstPending() {
+    for (const el of this.pending.values()) if (el.isConnected && el.parentNode === this.log) return el;
+    return null;
+  }
+
+  _nextMsg(el) {
+    let n = el.nextElementSibling;
+    while (n && !n.classList.contains("msg")) n = n.nextElementSibling;
+    return n;
+  }
+
+  /** Day dividers and "same person, same minute-ish" grouping, from the previous message. */
+  _regroup(el) {
+    let prev = el.previousElementSibling;
+    let separated = false;
+    while (prev && !prev.classList.contains("msg")) {
+      if (prev === this.marker) separated = true;
+      prev = prev.previousElementSibling;
+    }
+    const ts = Number(el.dataset.ts);
+    const newDay = !prev || dayKey(Number(prev.dataset.ts)) !== dayKey(ts);
+    el.classList.toggle("new-day", newDay);
+    if (newDay) el.dataset.day = dayLabel(ts);
+    else delete el.dataset.day;
+    const cont =
+      !!prev &&
+      !newDay &&
+      !separated &&
+      prev.dataset.from === el.dataset.from &&
+      ts - Number(prev.dataset.ts) < GROUP_GAP_MS;
+    el.classList.toggle("cont", cont);
+  }
+
+  // ---- history paging --------------------------------------------------------------------------
+
+  /** A page of history arrived (oldest first). `limit` is what we asked for. */
+  historyArrived(messages, limit) {
+    this.loadingOlder = false;
+    this.log.removeAttribute("aria-busy");
+    const before = this.minSeq;
+    this.initialLoaded = true;
+    this.addMessages(messages);
+    if (messages.length < limit || this.minSeq === 1 || (messages.length === 0 && before)) {
+      this.atStart = true;
+    }
+    this._renderStart();
+    this._updateUnreadMore();
+    // Keep going while the reader is still near the top (or the page does not fill the view yet).
+    requestAnimationFrame(() => this.maybeLoadOlder());
+  }
+
+  historyFailed() {
+    this.loadingOlder = false;
+    this.log.removeAttribute("aria-busy");
+    this._renderStart();
+  }
+
+  /** Ask for the page before the oldest message we have, if the reader is near the top. */
+  maybeLoadOlder(force = false) {
+    if (this.loadingOlder || this.atStart || !this.joined) return;
+    if (!force) {
+      if (!this.active || this.log.clientHeight === 0) return;
+      const roomToScroll = this.log.scrollHeight > this.log.clientHeight + 1;
+      if (roomToScroll && this.log.scrollTop > NEAR_TOP_PX) return;
+    }
+    this.requestHistory();
+  }
+
+  requestHistory() {
+    if (this.loadingOlder) return;
+    if (this.seqs.length && this.minSeq <= 1) {
+      this.atStart = true;
+      this.initialLoaded = true;
+      this._renderStart();
+      return;
+    }
+    this.loadingOlder = true;
+    this.log.setAttribute("aria-busy", "true");
+    this._renderStart();
+    if (!this.onNeedHistory(this, this.seqs.length ? this.minSeq : undefined)) this.historyFailed();
+  }
+
+  _renderStart() {
+    if (this.atStart) {
+      const title = document.createElement("strong");
+      title.textContent = `#${this.name}`;
+      this.start.replaceChildren(title, document.createElement("br"), "This is the very beginning of the room.");
+      this.start.className = "log-start at-start";
+    } else if (this.loadingOlder) {
+      this.start.replaceChildren("Loading earlier messages…");
+      this.start.className = "log-start loading";
+    } else {
+      this.start.replaceChildren("");
+      this.start.className = "log-start";
+    }
+  }
+
+  // ---- joining ----------------------------------------------------------------------------------
+
+  /** The server confirmed our join: presence list and the room's last seq. */
+  joinedNow(lastSeq, online) {
+    this.joined = true;
+    this.seenSeq = Math.max(this.seenSeq, lastSeq || 0);
+    if (this.lastRead === null) this.lastRead = lastSeq || 0; // first visit: nothing is "unread"
+    this.setOnline(online);
+    if (!lastSeq && !this.seqs.length) {
+      this.initialLoaded = true;
+      this.atStart = true;
+      this._renderStart();
+    } else if (!this.initialLoaded) {
+      this.requestHistory();
+    }
+  }
+
+  disconnected() {
+    this.joined = false;
+    this.loadingOlder = false;
+    this.log.removeAttribute("aria-busy");
+    this._renderStart();
+    for (const user of [...this.typing.keys()]) this.clearTyping(user, false);
+    this.onChange(this);
+  }
+
+  // ---- presence and typing -------------------------------------------------------------------
+
+  setOnline(list) {
+    this.online = new Set(Array.isArray(list) ? list : []);
+    this.onChange(this);
+  }
+
+  presence(user, online) {
+    if (online) this.online.add(user);
+    else {
+      this.online.delete(user);
+      this.clearTyping(user, false);
+    }
+    this.onChange(this);
+  }
+
+  setTyping(user) {
+    if (user === this.me) return;
+    clearTimeout(this.typing.get(user));
+    this.typing.set(
+      user,
+      setTimeout(() => this.clearTyping(user), TYPING_TTL_MS),
+    );
+    this.onChange(this);
+  }
+
+  clearTyping(user, notify = true) {
+    if (!this.typing.has(user)) return;
+    clearTimeout(this.typing.get(user));
+    this.typing.delete(user);
+    if (notify) this.onChange(this);
+  }
+
+  // ---- reading, scrolling, unread ----------------------------------------------------------------
+
+  show() {
+    this.active = true;
+    this.log.hidden = false;
+    this._placeMarker();
+    if (this.marker.isConnected) {
+      const target = this.marker.offsetTop - this.log.clientHeight / 3;
+      this.log.scrollTop = Math.max(0, target);
+      this.stick = this._isAtBottom();
+    } else if (this.stick) {
+      this.scrollToBottom();
+    } else {
+      this.log.scrollTop = this.savedScrollTop;
+    }
+    this.markRead();
+    requestAnimationFrame(() => this.maybeLoadOlder());
+  }
+
+  hide() {
+    if (this.active) this.savedScrollTop = this.log.scrollTop;
+    this.active = false;
+    this.log.hidden = true;
+    this.marker.remove();
+    this.newBelow = 0;
+  }
+
+  scrollToBottom() {
+    this.log.scrollTop = this.log.scrollHeight;
+    this.stick = true;
+    this.newBelow = 0;
+  }
+
+  /** Forget the marker (after the reader sends a message, the conversation has caught up). */
+  clearMarker() {
+    if (this.marker.isConnected) {
+      const next = this._nextMsg(this.marker);
+      this.marker.remove();
+      if (next) this._regroup(next);
+    }
+  }
+
+  /** Everything loaded counts as read if the reader can see the bottom of an open room. */
+  markRead() {
+    if (!this.active || document.visibilityState === "hidden" || !this.stick) return;
+    this.newBelow = 0;
+    const before = this.lastRead;
+    if (this.seqs.length) this.lastRead = Math.max(this.lastRead ?? 0, this.maxSeq);
+    const changed = this.unread !== 0 || this.unreadMore || before !== this.lastRead;
+    this.unread = 0;
+    this.unreadMore = false;
+    if (changed) this.onChange(this);
+  }
+
+  _placeMarker() {
+    if (this.marker.isConnected || this.lastRead === null) return;
+    const idx = this.seqs.findIndex((s) => s > this.lastRead);
+    if (idx < 0) return;
+    // Only others' messages make something "new"; skip past our own.
+    for (let i = idx; i < this.seqs.length; i += 1) {
+      const el = this.bySeq.get(this.seqs[i]);
+      if (el.dataset.from !== this.me) {
+        this.log.insertBefore(this.marker, el);
+        this._regroup(el);
+        return;
+      }
+    }
+  }
+
+  _afterNew(added) {
+    if (this.active) {
+      const fromOthers = added.filter((m) => m.from !== this.me && m.seq > (this.lastRead ?? 0));
+      if (fromOthers.length && (!this.stick || document.visibilityState === "hidden")) {
+        this._placeMarker();
+        this.newBelow += fromOthers.length;
+      }
+      this.markRead();
+    }
+    this.onChange(this);
+  }
+
+  _updateUnreadMore() {
+    this.unreadMore = this.lastRead !== null && this.seqs.length > 0 && this.minSeq > this.lastRead + 1;
+  }
+
+  _isAtBottom() {
+    const log = this.log;
+    return log.scrollHeight - log.scrollTop - log.clientHeight <= AT_BOTTOM_PX;
+  }
+
+  _onScroll() {
+    if (!this.active) return;
+    const wasStuck = this.stick;
+    this.stick = this._isAtBottom();
+    if (this.stick && !wasStuck) this.markRead();
+    if (this.stick !== wasStuck) this.onChange(this);
+    if (this.log.scrollTop <= NEAR_TOP_PX) this.maybeLoadOlder();
+  }
+
+  /**
+   * Run a DOM change without moving what the reader sees: pinned to the bottom stays pinned
+   * (unless `onlyIfStuck` is false and...), otherwise the first visible message keeps its position.
+   */
+  _keepScroll(change, followOwn = false) {
+    if (!this.active || this.log.clientHeight === 0) {
+      change();
+      if (followOwn) this.stick = true;
+      return;
+    }
+    const stuck = this._isAtBottom();
+    const anchor = stuck ? null : this._anchor();
+    change();
+    if (stuck || followOwn) {
+      this.scrollToBottom();
+    } else if (anchor) {
+      this.log.scrollTop += anchor.el.getBoundingClientRect().top - anchor.top;
+    }
+  }
+
+  _anchor() {
+    const top = this.log.getBoundingClientRect().top;
+    for (const seq of this.seqs) {
+      const el = this.bySeq.get(seq);
+      const r = el.getBoundingClientRect();
+      if (r.bottom > top) return { el, top: r.top };
+    }
+    return null;
+  }
+
+  destroy() {
+    for (const t of this.typing.values()) clearTimeout(t);
+    this.typing.clear();
+    this.log.remove();
+  }
+}
