@@ -430,8 +430,9 @@ export class Room {
   }
 
   /**
-   * Run a DOM change without moving what the reader sees: pinned to the bottom stays pinned
-   * (unless `onlyIfStuck` is false and...), otherwise the first visible message keeps its position.
+   * Run a DOM change without moving what the reader sees: a view pinned to the bottom stays pinned
+   * (and `followOwn` pins it, for the reader's own new message); otherwise the first visible message
+   * keeps its exact position on screen, so older history can be prepended without a jump.
    */
   _keepScroll(change, followOwn = false) {
     if (!this.active || this.log.clientHeight === 0) {
