@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley.protocol.frames import Message
 from parley.store.base import NewMessage, RoomInfo, Saved, Store, StoreUnavailable, User, UserExists
+from parley.store.batch import Key, keys, plan
 from parley.store.schema import LATEST, MIGRATIONS, messages, rooms, schema_version, settings, users
 
 _MSG_COLS = (messages.c.room, messages.c.seq, messages.c.sender, messages.c.text, messages.c.ts,
@@ -154,40 +155,18 @@ class SqlStore(Store):
 
     async def _save(self, batch: list[NewMessage]) -> list[Saved]:
         async with self._begin() as conn:
-            keys = list({(m.sender, m.client_id) for m in batch})
-            known: dict[tuple[str, str], Message] = {}
-            for start in range(0, len(keys), 500):
+            found: dict[Key, Message] = {}
+            wanted = keys(batch)
+            for start in range(0, len(wanted), 500):
                 rows = await conn.execute(select(*_MSG_COLS).where(
-                    tuple_(messages.c.sender, messages.c.client_id).in_(keys[start:start + 500])))
+                    tuple_(messages.c.sender, messages.c.client_id).in_(wanted[start:start + 500])))
                 for r in rows:
-                    known[(r[2], r[5])] = _message(r)
-            fresh: list[NewMessage] = []
-            counts: dict[str, int] = {}
-            seen: set[tuple[str, str]] = set()
-            for m in batch:
-                key = (m.sender, m.client_id)
-                if key not in known and key not in seen:
-                    seen.add(key)
-                    fresh.append(m)
-                    counts[m.room] = counts.get(m.room, 0) + 1
-            if fresh:
-                first = await self._reserve_seqs(conn, counts)
-                ts = now_ms()
-                rows_out = []
-                for m in fresh:
-                    seq = first[m.room]
-                    first[m.room] = seq + 1
-                    msg = Message(room=m.room, seq=seq, sender=m.sender, text=m.text, ts=ts, client_id=m.client_id)
-                    known[(m.sender, m.client_id)] = msg
-                    rows_out.append({"room": m.room, "seq": seq, "sender": m.sender, "text": m.text, "ts": ts,
-                                     "client_id": m.client_id})
-                await conn.execute(insert(messages), rows_out)
-        out = []
-        firsts: set[tuple[str, str]] = set()
-        fresh_keys = {(m.sender, m.client_id) for m in fresh}
-        for m in batch:
-            key = (m.sender, m.client_id)
-            new = key in fresh_keys and key not in firsts
-            firsts.add(key)
-            out.append(Saved(message=known[key], duplicate=not new))
-        return out
+                    found[(r[2], r[5])] = _message(r)
+            p = plan(batch, found)
+            if p.fresh:
+                first = await self._reserve_seqs(conn, p.counts)
+                new = p.rows(first, now_ms())
+                await conn.execute(insert(messages), [
+                    {"room": m.room, "seq": m.seq, "sender": m.sender, "text": m.text, "ts": m.ts,
+                     "client_id": m.client_id} for m in new])
+        return p.outcome()
