@@ -1,49 +1,132 @@
-"""The WebSocket transport: aiohttp does the handshake and parses client frames; Parley writes.
+"""The WebSocket transport: aiohttp performs the HTTP upgrade, then Parley owns the connection.
 
-Each connection queues pre-built frames (the same bytes for every member of a room) and writes them
-once per loop iteration. A connection whose unsent output stays over `max_pending` is dropped
-(close 4408) rather than allowed to grow memory without bound.
+After the 101 response the socket is handed from aiohttp's HTTP protocol to a WsConnection, an
+asyncio.Protocol that parses client frames as bytes arrive (protocol.wsparser, no task per connection
+or per message) and calls its handler (a chat Session, or Echo) directly. Output is queued as pre-built
+frames — the same bytes for every member of a room — and written once per loop iteration. A connection
+whose unsent output stays over `max_pending` is dropped (close 4408) instead of growing without bound.
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from parley.config import Settings
 from parley.protocol import CloseCode
-from parley.protocol.wsframe import OP_BINARY, OP_PING, OP_PONG, Outbound, encode_frame, valid_close_code
+from parley.protocol.wsframe import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Outbound,
+    close_payload,
+    encode_frame,
+)
+from parley.protocol.wsparser import NO_STATUS, FrameParser, WsError
 from parley.transports.writer import Flusher, flusher
 
 log = logging.getLogger("parley.ws")
 
 PING = encode_frame(b"", OP_PING)
 SLOW_GRACE = 5.0  # seconds a connection may stay over max_pending before it is dropped
+CLOSE_TIMEOUT = 5.0  # seconds to wait for the peer's close frame after sending ours
 
 
-class WsConnection:
-    """One WebSocket connection's output side; the Sink its Session writes to."""
+class Handler(Protocol):
+    """What a connection drives: a chat Session, or the echo handler."""
 
-    __slots__ = ("__weakref__", "_buf", "_close_task", "_flusher", "_transport", "_ws", "closing", "missed",
-                 "over_since", "peer", "registry", "settings")
+    user: str | None
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, settings: Settings,
-                 registry: "Connections", peer: str) -> None:
-        self._ws = ws
+    def handle(self, data: str) -> None: ...
+
+    def handle_binary(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class WsConnection(asyncio.Protocol):
+    """One WebSocket connection after the handshake: frame parsing in, coalesced frames out."""
+
+    __slots__ = ("_buf", "_flusher", "_transport", "close_code", "closing", "handler", "missed", "opened",
+                 "over_since", "parser", "peer", "registry", "settings")
+
+    def __init__(self, transport: asyncio.Transport, settings: Settings, registry: "Connections", peer: str,
+                 make_handler: Callable[["WsConnection"], Handler]) -> None:
         self._transport: asyncio.Transport | None = transport
         self._buf: list[bytes] = []
         self._flusher: Flusher = flusher()
-        self._close_task: asyncio.Task[bool] | None = None
         self.settings = settings
         self.registry = registry
         self.peer = peer
+        self.parser = FrameParser(settings.max_frame)
         self.closing = False
+        self.close_code: int | None = None
         self.missed = 0  # pings sent since the peer was last heard from
         self.over_since = 0.0
+        self.opened = time.monotonic()
+        self.handler: Handler = make_handler(self)
+
+    # input ----------------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.parser.feed(data)
+        except WsError as exc:
+            self._fail(exc.code, exc.reason)
+            return
+        self.missed = 0
+        handler = self.handler
+        for op, payload in events:
+            if self.closing and op != OP_CLOSE:
+                continue  # after our close frame only the peer's close matters
+            if op == OP_TEXT:
+                handler.handle(payload)
+            elif op == OP_BINARY:
+                handler.handle_binary(payload)
+            elif op == OP_PING:
+                self.write_raw(encode_frame(payload, OP_PONG))
+            elif op == OP_CLOSE:
+                self._peer_closed(*payload)
+                return
+
+    def _peer_closed(self, code: int, reason: str) -> None:
+        if self.close_code is None:
+            self.close_code = code
+        if not self.closing:  # the peer started the closing handshake: answer with its code
+            self.closing = True
+            self.flush()
+            self._send_close(CloseCode.NORMAL if code == NO_STATUS else code, "")
+        if self._transport is not None:
+            self._transport.close()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """A protocol violation: send a close frame with `code` and drop the connection."""
+        log.info("ws %s protocol error %d: %s", self.peer, code, reason)
+        self.close_code = code
+        self.closing = True
+        self._buf.clear()
+        self._send_close(code, reason)
+        if self._transport is not None:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._buf.clear()
+        self.registry.open.pop(self, None)
+        self.handler.close()
+        log.info("ws close %s user=%s code=%s after %.1fs", self.peer, self.handler.user,
+                 self.close_code if self.close_code is not None else 1006, time.monotonic() - self.opened)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    # output ---------------------------------------------------------------------------------------
 
     def write(self, out: Outbound) -> None:
         buf = self._buf
@@ -85,28 +168,31 @@ class WsConnection:
         elif now - self.over_since > SLOW_GRACE:
             log.warning("dropping slow consumer %s: %d bytes unsent", self.peer, transport.get_write_buffer_size())
             self.registry.slow_drops += 1
+            self.close_code = CloseCode.SLOW_CONSUMER
             self.abort()
 
+    def _send_close(self, code: int, reason: str) -> None:
+        if self._transport is not None:
+            self._transport.write(encode_frame(close_payload(code, reason), OP_CLOSE))
+
     def close(self, code: int, reason: str) -> None:
-        """Send a close frame after whatever is queued, then wait for the peer's close."""
+        """Start the closing handshake after whatever is queued; drop the peer if it does not answer."""
         if self.closing or self._transport is None:
             return
         self.flush()
         self.closing = True
-        self._close_task = asyncio.get_running_loop().create_task(
-            self._ws.close(code=code, message=reason.encode()[:123]))
+        self.close_code = code
+        self._send_close(code, reason)
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.abort)
 
     def abort(self) -> None:
         self.closing = True
         if self._transport is not None:
             self._transport.abort()
-            self._transport = None
 
-    async def closed(self) -> None:
-        """Wait for a close handshake this side started."""
-        if self._close_task is not None:
-            await asyncio.shield(self._close_task)
-        self._transport = None
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None
 
 
 class Connections:
@@ -124,11 +210,18 @@ class Connections:
         self._task = asyncio.get_running_loop().create_task(self._heartbeat(), name="parley-heartbeat")
 
     async def stop(self) -> None:
+        """Close every connection with 1001 and wait (briefly) for them to go."""
         if self._task:
             self._task.cancel()
+            self._task = None
         for conn in list(self.open):
             conn.close(CloseCode.GOING_AWAY, "server shutting down")
-        await asyncio.gather(*(c.closed() for c in list(self.open)), return_exceptions=True)
+        for _ in range(50):
+            if not self.open:
+                return
+            await asyncio.sleep(0.05)
+        for conn in list(self.open):
+            conn.abort()
 
     async def _heartbeat(self) -> None:
         interval = self.settings.heartbeat
@@ -138,12 +231,45 @@ class Connections:
                 if conn.missed >= 2:
                     log.info("ws %s missed two pongs; dropping", conn.peer)
                     self.heartbeat_drops += 1
+                    conn.close_code = CloseCode.HEARTBEAT
                     conn.abort()
                     continue
                 conn.missed += 1
                 conn.write_raw(PING)
                 if conn.over_since:
                     conn.check_slow()
+
+
+class _Upgrade(web.WebSocketResponse):
+    """aiohttp's handshake, then hand the socket over instead of running aiohttp's frame reader."""
+
+    def __init__(self, on_upgraded: Callable[[asyncio.Transport, bytes], None]) -> None:
+        super().__init__(autoping=False, autoclose=False, compress=False)
+        self._on_upgraded = on_upgraded
+        self._handed_over = False
+
+    def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
+        # No aiohttp parser: bytes that follow the handshake wait in the HTTP protocol's tail buffer.
+        self._ws_protocol = protocol
+        self._writer = writer
+        request.protocol.keep_alive(False)
+
+    async def write_eof(self) -> None:  # type: ignore[override]
+        """Called by aiohttp once the handler has returned: detach the socket from aiohttp."""
+        if self._handed_over:
+            return
+        self._handed_over = True
+        http = self._req.protocol if self._req is not None else None  # aiohttp's RequestHandler
+        transport = http.transport if http is not None else None
+        if http is None or transport is None or transport.is_closing():
+            return
+        tail, http._message_tail = bytes(http._message_tail), b""
+        http.transport = None  # so aiohttp's cleanup leaves the socket open
+        http.connection_lost(None)  # releases aiohttp's per-connection state
+        self._on_upgraded(transport, tail)
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
+        return False  # the connection belongs to WsConnection
 
 
 def origin_allowed(origin: str | None, request: web.Request, settings: Settings) -> bool:
@@ -157,16 +283,29 @@ def origin_allowed(origin: str | None, request: web.Request, settings: Settings)
     return bool(netloc) and netloc == request.host.lower()
 
 
-class Handler(Protocol):
-    """What the read loop drives: a chat Session, or the echo handler."""
+async def serve_websocket(request: web.Request, settings: Settings, registry: Connections,
+                          make_handler: Callable[[WsConnection], Handler]) -> web.StreamResponse:
+    """Check the Origin, complete the upgrade, and hand the socket to a new WsConnection."""
+    origin = request.headers.get("Origin")
+    if not origin_allowed(origin, request, settings):
+        log.warning("refused WebSocket from origin %s (peer %s)", origin, request.remote)
+        raise web.HTTPForbidden(text="origin not allowed\n")
+    peer = str(request.remote)
 
-    user: str | None
+    def upgraded(transport: asyncio.Transport, tail: bytes) -> None:
+        conn = WsConnection(transport, settings, registry, peer, make_handler)
+        transport.set_protocol(conn)
+        registry.open[conn] = None
+        registry.total += 1
+        log.info("ws open %s", peer)
+        if tail:
+            conn.data_received(tail)
+        if not transport.is_reading():
+            transport.resume_reading()
 
-    def handle(self, data: str) -> None: ...
-
-    def handle_binary(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
+    ws = _Upgrade(upgraded)
+    await ws.prepare(request)
+    return ws
 
 
 class Echo:
@@ -185,57 +324,3 @@ class Echo:
 
     def close(self) -> None:
         pass
-
-
-async def serve_websocket(request: web.Request, settings: Settings, registry: Connections,
-                          make_handler: Callable[[WsConnection], Handler]) -> web.StreamResponse:
-    """Run one WebSocket connection: handshake, read loop, close; `make_session` builds its Session."""
-    if not origin_allowed(request.headers.get("Origin"), request, settings):
-        log.warning("refused WebSocket from origin %s (peer %s)", request.headers.get("Origin"), request.remote)
-        raise web.HTTPForbidden(text="origin not allowed\n")
-    ws = web.WebSocketResponse(autoping=False, autoclose=False, max_msg_size=settings.max_frame, compress=False)
-    await ws.prepare(request)
-    transport = request.transport
-    assert transport is not None
-    peer = f"{request.remote}"
-    conn = WsConnection(ws, transport, settings, registry, peer)
-    session = make_handler(conn)
-    registry.open[conn] = None
-    registry.total += 1
-    started = time.monotonic()
-    log.info("ws open %s", peer)
-    handle = session.handle
-    code: int | None = None
-    try:
-        while True:
-            msg = await ws.receive()
-            conn.missed = 0
-            kind = msg.type
-            if kind is WSMsgType.TEXT:
-                handle(msg.data)
-            elif kind is WSMsgType.BINARY:
-                session.handle_binary(msg.data)
-            elif kind is WSMsgType.PING:
-                conn.write_raw(encode_frame(msg.data, OP_PONG))
-            elif kind is WSMsgType.PONG:
-                pass
-            elif kind is WSMsgType.CLOSE:
-                code = msg.data
-                reply = code if valid_close_code(code) else CloseCode.PROTOCOL_ERROR
-                if code == 0:  # a close frame with no code
-                    reply = CloseCode.NORMAL
-                conn.flush()
-                conn.closing = True
-                await ws.close(code=reply)
-                break
-            else:  # CLOSING (we started the close), CLOSED, ERROR (aiohttp already sent 1007/1009/1002)
-                if kind is WSMsgType.ERROR:
-                    code = ws.close_code
-                break
-    finally:
-        session.close()
-        registry.open.pop(conn, None)
-        await conn.closed()
-        log.info("ws close %s user=%s code=%s after %.1fs", peer, session.user,
-                 code if code is not None else ws.close_code, time.monotonic() - started)
-    return ws
