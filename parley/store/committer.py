@@ -22,16 +22,18 @@ class GroupCommitter:
         self._queue: list[tuple[NewMessage, Done]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.batches = 0
         self.stored = 0
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="parley-group-commit")
 
     async def stop(self) -> None:
-        """Finish what is queued, then stop."""
+        """Store what is queued, then stop."""
         if self._task:
-            self._queue.append((None, None))  # type: ignore[arg-type]  # sentinel: stop after draining
+            self._stopping = True
             self._wake.set()
             await self._task
             self._task = None
@@ -41,17 +43,12 @@ class GroupCommitter:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping or self._queue:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
-                stopping = batch and batch[-1][0] is None
-                items = [b for b in batch if b[0] is not None]
-                if items:
-                    await self._commit(items)
-                if stopping:
-                    return
+                await self._commit(batch)
 
     async def _commit(self, items: list[tuple[NewMessage, Done]]) -> None:
         try:

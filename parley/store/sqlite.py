@@ -11,6 +11,7 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,30 +24,42 @@ from parley.store.sql import SqlStore, now_ms
 
 T = TypeVar("T")
 
-PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    # FULL: a commit is fsynced before it returns, so an ack survives kill -9 and power loss
-    "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=10000",
-)
-_SELECT = "SELECT room, seq, sender, text, ts, client_id FROM messages WHERE (sender, client_id) IN (VALUES "
-_CHUNK = 400  # (sender, client_id) pairs per lookup: 800 parameters, under SQLite's limit
+SYNC_MODES = ("full", "normal")
+
+
+def sqlite_pragmas(synchronous: str) -> tuple[str, ...]:
+    # full (default): each commit is fsynced before the ack, so acked messages survive kill -9 and power
+    # loss. normal (?synchronous=normal in the URL): WAL is fsynced only at checkpoints; acked messages
+    # survive kill -9 but the last ones may be lost in a power cut.
+    return ("PRAGMA journal_mode=WAL", f"PRAGMA synchronous={synchronous.upper()}", "PRAGMA busy_timeout=10000")
+_SELECT = "SELECT room, seq, sender, text, ts, client_id FROM messages WHERE sender = ? AND client_id = ?"
 
 
 def sqlite_path(url: str) -> Path:
     """`sqlite:///rel/path.db` or `sqlite:////abs/path.db` -> the file's path."""
-    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    rest = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
     if not rest:
         raise ValueError(f"not a SQLite URL with a file path: {url!r} (try sqlite:///parley.db)")
     return Path(rest)
+
+
+def sqlite_sync(url: str) -> str:
+    """The `synchronous` mode asked for in the URL query (?synchronous=normal), else full."""
+    query = dict(part.partition("=")[::2] for part in urlsplit(url).query.split("&") if part)
+    mode = query.get("synchronous", "full").lower()
+    if mode not in SYNC_MODES:
+        raise ValueError(f"synchronous must be one of {', '.join(SYNC_MODES)}, not {mode!r}")
+    return mode
 
 
 class SqliteStore(SqlStore):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = sqlite_path(url)
+        self.pragmas = sqlite_pragmas(sqlite_sync(url))
         self._writer: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._rooms: set[str] = set()  # rooms known to exist (rooms are never deleted)
 
     def _make_engine(self) -> AsyncEngine:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +68,7 @@ class SqliteStore(SqlStore):
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            for pragma in PRAGMAS:
+            for pragma in self.pragmas:
                 cur.execute(pragma)
             cur.close()
 
@@ -78,7 +91,7 @@ class SqliteStore(SqlStore):
 
     def _connect(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in PRAGMAS:
+        for pragma in self.pragmas:
             conn.execute(pragma)
         self._conn = conn
 
@@ -105,7 +118,10 @@ class SqliteStore(SqlStore):
     def _ensure_room_sync(self, room: str) -> int:
         conn = self._conn
         assert conn is not None
-        conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)", (room, now_ms()))
+        if room not in self._rooms:
+            conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)",
+                         (room, now_ms()))
+            self._rooms.add(room)
         return conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()[0]
 
     def _save_sync(self, batch: list[NewMessage]) -> list[Saved]:
@@ -114,20 +130,19 @@ class SqliteStore(SqlStore):
         conn.execute("BEGIN IMMEDIATE")
         try:
             found: dict[Key, Message] = {}
-            wanted = keys(batch)
-            for start in range(0, len(wanted), _CHUNK):
-                part = wanted[start:start + _CHUNK]
-                sql = _SELECT + ",".join(["(?, ?)"] * len(part)) + ")"
-                for r in conn.execute(sql, [v for pair in part for v in pair]):
-                    found[(r[2], r[5])] = Message(room=r[0], seq=r[1], sender=r[2], text=r[3], ts=r[4],
-                                                  client_id=r[5])
+            for key in keys(batch):
+                # one unique-index probe per key: a row-value IN (VALUES ...) list scans the table
+                r = conn.execute(_SELECT, key).fetchone()
+                if r is not None:
+                    found[key] = Message(room=r[0], seq=r[1], sender=r[2], text=r[3], ts=r[4], client_id=r[5])
             p = plan(batch, found)
             if p.fresh:
                 now = now_ms()
                 first = {}
                 for room, n in p.counts.items():
-                    conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)",
-                                 (room, now))
+                    if room not in self._rooms:
+                        conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)",
+                                     (room, now))
                     last = conn.execute("UPDATE rooms SET last_seq = last_seq + ? WHERE name = ? RETURNING last_seq",
                                         (n, room)).fetchone()[0]
                     first[room] = last - n + 1
@@ -135,6 +150,7 @@ class SqliteStore(SqlStore):
                     "INSERT INTO messages (room, seq, sender, text, ts, client_id) VALUES (?, ?, ?, ?, ?, ?)",
                     [(m.room, m.seq, m.sender, m.text, m.ts, m.client_id) for m in p.rows(first, now)])
             conn.execute("COMMIT")
+            self._rooms.update(p.counts)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
