@@ -59,7 +59,9 @@ class SqliteStore(SqlStore):
         self.pragmas = sqlite_pragmas(sqlite_sync(url))
         self._writer: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
-        self._rooms: set[str] = set()  # rooms known to exist (rooms are never deleted)
+        # last seq of each room this process has seen; one server owns a SQLite file, so a join can
+        # answer from here without a thread hop (PostgreSQL deployments have no such cache)
+        self._last_seq: dict[str, int] = {}
 
     def _make_engine(self) -> AsyncEngine:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,16 +115,17 @@ class SqliteStore(SqlStore):
         return await self._write(self._save_sync, batch)
 
     async def ensure_room(self, room: str) -> int:
+        last = self._last_seq.get(room)
+        if last is not None:
+            return last
         return await self._write(self._ensure_room_sync, room)
 
     def _ensure_room_sync(self, room: str) -> int:
         conn = self._conn
         assert conn is not None
-        if room not in self._rooms:
-            conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)",
-                         (room, now_ms()))
-            self._rooms.add(room)
-        return conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()[0]
+        conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)", (room, now_ms()))
+        last = conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()[0]
+        return self._last_seq.setdefault(room, last)
 
     def _save_sync(self, batch: list[NewMessage]) -> list[Saved]:
         conn = self._conn
@@ -138,19 +141,21 @@ class SqliteStore(SqlStore):
             p = plan(batch, found)
             if p.fresh:
                 now = now_ms()
-                first = {}
+                first, new_last = {}, {}
                 for room, n in p.counts.items():
-                    if room not in self._rooms:
+                    if room not in self._last_seq:
                         conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)",
                                      (room, now))
                     last = conn.execute("UPDATE rooms SET last_seq = last_seq + ? WHERE name = ? RETURNING last_seq",
                                         (n, room)).fetchone()[0]
                     first[room] = last - n + 1
+                    new_last[room] = last
                 conn.executemany(
                     "INSERT INTO messages (room, seq, sender, text, ts, client_id) VALUES (?, ?, ?, ?, ?, ?)",
                     [(m.room, m.seq, m.sender, m.text, m.ts, m.client_id) for m in p.rows(first, now)])
             conn.execute("COMMIT")
-            self._rooms.update(p.counts)
+            if p.fresh:
+                self._last_seq.update(new_last)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
