@@ -129,7 +129,7 @@ class Hub:
         if room is None:
             return
         out = Outbound(encode(TypingEvent(room=name, user=user)))
-        for member in room.members:
+        for member in (*room.members, *room.syncing):
             if member.user != user:
                 member.push(out)
 
@@ -147,8 +147,7 @@ class Hub:
         if self.on_presence is not None:
             self.on_presence(room.name, user, online)
 
-    def note_seq(self, name: str, seq: int) -> None:
-        """Record that stored messages up to `seq` were delivered to a room's joiners by replay."""
+    def delivered_seq(self, name: str) -> int:
+        """The highest seq of `name` delivered live on this node (0 if none yet)."""
         room = self.rooms.get(name)
-        if room is not None and seq > room.last_seq:
-            room.last_seq = seq
+        return room.last_seq if room is not None else 0

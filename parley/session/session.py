@@ -42,6 +42,16 @@ REPLAY_PAGE = 1000
 TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dropped
 
 
+class CatchUp:
+    """A join in progress: live messages kept aside while stored ones replay, then a seq threshold."""
+
+    __slots__ = ("pending", "upto")
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Message, Outbound]] = []
+        self.upto: int | None = None  # set once the replay reached the room's last seq at join time
+
+
 class Sink(Protocol):
     def write(self, out: Outbound) -> None: ...
 
@@ -61,16 +71,25 @@ class Session:
         self.closed = False
         self.started = time.monotonic()
         self.bucket = TokenBucket(service.settings.rate, service.settings.burst)
-        self._catching_up: dict[str, list[tuple[Message, Outbound]]] = {}
+        self._catching_up: dict[str, CatchUp] = {}
         self._typing_at: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # Member protocol (for the hub) ----------------------------------------------------------------
 
     def backlog(self, room: str, message: Message, out: Outbound) -> None:
-        pending = self._catching_up.get(room)
-        if pending is not None:
-            pending.append((message, out))
+        catch_up = self._catching_up.get(room)
+        if catch_up is None:
+            return
+        if catch_up.upto is None:
+            catch_up.pending.append((message, out))
+            return
+        # replay is done: messages up to `upto` came from the store, newer ones are live
+        if message.seq > catch_up.upto:
+            self.sink.write(out)
+        if message.seq >= catch_up.upto:
+            del self._catching_up[room]
+            self.service.hub.activate(self, room)
 
     # input ----------------------------------------------------------------------------------------
 
@@ -173,10 +192,11 @@ class Session:
         self.service.broker.publish_typing(frame.room, self.user)
 
     def _join(self, frame: Join) -> None:
-        if frame.room in self._catching_up:
+        current = self._catching_up.get(frame.room)
+        if current is not None and current.upto is None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"already joining {frame.room!r}", frame.ref)
         self.rooms.add(frame.room)
-        self._catching_up[frame.room] = []
+        self._catching_up[frame.room] = CatchUp()
         self.service.hub.join(self, frame.room)
         self._spawn(self._catch_up(frame))
 
@@ -201,14 +221,19 @@ class Session:
             self._error(ErrorCode.UNAVAILABLE, f"cannot join {room!r} now: storage unavailable", frame.ref)
             self._drop_room(room)
             return
-        pending = self._catching_up.pop(room, None)
-        if self.closed or room not in self.rooms or pending is None:
+        catch_up = self._catching_up.get(room)
+        if self.closed or room not in self.rooms or catch_up is None:
             return
-        self.service.hub.note_seq(room, last)
-        for m, out in pending:
+        catch_up.upto = last
+        for m, out in catch_up.pending:
             if m.seq > last:
                 self.sink.write(out)
-        self.service.hub.activate(self, room)
+        catch_up.pending = []
+        if self.service.hub.delivered_seq(room) >= last:
+            del self._catching_up[room]
+            self.service.hub.activate(self, room)
+        # else: messages up to `last` were stored but are still on their way here live; backlog() drops
+        # them and makes this connection a plain member when the first one at or past `last` arrives
 
     def _leave(self, frame: Leave) -> None:
         self._drop_room(frame.room)
