@@ -101,4 +101,4 @@ def run(settings: Settings) -> None:
     log.info("Parley serving %s (WebSocket %s/ws), store %s, broker %s",
              where, where.replace("http", "ws", 1), settings.db, settings.broker)
     web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context(settings),
-                print=None, access_log=None, shutdown_timeout=5, handle_signals=True)
+                print=None, access_log=None, shutdown_timeout=5, handle_signals=True, backlog=4096)
