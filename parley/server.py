@@ -13,11 +13,13 @@ from parley.config import Settings
 from parley.metrics import render
 from parley.service import ChatService
 from parley.session import Session
-from parley.transports.websocket import Connections, Echo, WsConnection, serve_websocket
+from parley.transports.front import FrontSite, Routes
+from parley.transports.websocket import Connections, Echo, WsConnection, accept, serve_websocket
 
 log = logging.getLogger("parley")
 
 CONNECTIONS = web.AppKey("connections", Connections)
+WS_ROUTES = web.AppKey("ws_routes", dict)
 WEB_DIR = Path(str(resources.files("parley") / "web"))
 
 
@@ -28,11 +30,20 @@ def build_app(settings: Settings, service: ChatService | None = None) -> web.App
     app[SERVICE] = service
     app[CONNECTIONS] = connections
 
+    def chat_handler(conn: WsConnection) -> Session:
+        return _chat_session(service, conn)
+
     async def chat_socket(request: web.Request) -> web.StreamResponse:
-        return await serve_websocket(request, settings, connections, lambda conn: _chat_session(service, conn))
+        return await serve_websocket(request, settings, connections, chat_handler)
 
     async def echo_socket(request: web.Request) -> web.StreamResponse:
         return await serve_websocket(request, settings, connections, Echo)
+
+    # the same endpoints for transports/front.py, which answers plain upgrades before aiohttp
+    routes: Routes = {"/ws": lambda t, tail: accept(t, tail, settings, connections, chat_handler)}
+    if settings.echo_path:
+        routes[settings.echo_path] = lambda t, tail: accept(t, tail, settings, connections, Echo)
+    app[WS_ROUTES] = routes
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=render(service, connections), content_type="text/plain")
@@ -89,16 +100,29 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 def run(settings: Settings) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM), on uvloop where available."""
+    """Serve until SIGINT/SIGTERM, on uvloop where available; then close connections and the store."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
         pass
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     app = build_app(settings)
-    where = f"{settings.scheme}://{settings.host}:{settings.port}"
-    log.info("Parley serving %s (WebSocket %s/ws), store %s, broker %s",
-             where, where.replace("http", "ws", 1), settings.db, settings.broker)
-    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context(settings),
-                print=None, access_log=None, shutdown_timeout=5, handle_signals=True, backlog=4096)
+    runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=5)
+    try:
+        loop.run_until_complete(runner.setup())
+        site = FrontSite(runner, app[WS_ROUTES], settings, host=settings.host, port=settings.port,
+                         ssl_context=ssl_context(settings), backlog=4096, reuse_port=settings.workers > 1)
+        loop.run_until_complete(site.start())
+        where = f"{settings.scheme}://{settings.host}:{settings.port}"
+        log.info("Parley serving %s (WebSocket %s/ws), store %s, broker %s",
+                 where, where.replace("http", "ws", 1), settings.db, settings.broker)
+        loop.run_forever()
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        loop.run_until_complete(runner.cleanup())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -243,7 +243,7 @@ class Connections:
 class _Upgrade(web.WebSocketResponse):
     """aiohttp's handshake, then hand the socket over instead of running aiohttp's frame reader."""
 
-    def __init__(self, on_upgraded: Callable[[asyncio.Transport, bytes], None]) -> None:
+    def __init__(self, on_upgraded: Callable[[asyncio.Transport, bytes], object]) -> None:
         super().__init__(autoping=False, autoclose=False, compress=False)
         self._on_upgraded = on_upgraded
         self._handed_over = False
@@ -272,38 +272,47 @@ class _Upgrade(web.WebSocketResponse):
         return False  # the connection belongs to WsConnection
 
 
-def origin_allowed(origin: str | None, request: web.Request, settings: Settings) -> bool:
-    """No Origin (a non-browser client), the server's own origin, or one listed with --allowed-origin."""
+def origin_allowed(origin: str | None, host: str, settings: Settings) -> bool:
+    """No Origin (a non-browser client), the server's own origin (same host:port as the Host header), or
+    one listed with --allowed-origin."""
     if origin is None:
         return True
     allowed = settings.allowed_origins
     if "*" in allowed or origin.rstrip("/").lower() in (a.rstrip("/").lower() for a in allowed):
         return True
     netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
-    return bool(netloc) and netloc == request.host.lower()
+    return bool(netloc) and netloc == host.lower()
+
+
+def accept(transport: asyncio.Transport, tail: bytes, settings: Settings, registry: Connections,
+           make_handler: Callable[[WsConnection], Handler]) -> WsConnection:
+    """Make `transport`, whose handshake is done, a WsConnection; `tail` is what followed the handshake."""
+    peername = transport.get_extra_info("peername")
+    peer = str(peername[0]) if peername else "?"
+    conn = WsConnection(transport, settings, registry, peer, make_handler)
+    transport.set_protocol(conn)
+    registry.open[conn] = None
+    registry.total += 1
+    log.info("ws open %s", peer)
+    if tail:
+        conn.data_received(tail)
+    if not transport.is_reading():
+        transport.resume_reading()
+    return conn
 
 
 async def serve_websocket(request: web.Request, settings: Settings, registry: Connections,
                           make_handler: Callable[[WsConnection], Handler]) -> web.StreamResponse:
-    """Check the Origin, complete the upgrade, and hand the socket to a new WsConnection."""
+    """Check the Origin, complete the upgrade, and hand the socket to a new WsConnection.
+
+    Plain upgrades are answered before aiohttp sees them (transports/front.py); this path serves the rest
+    (and every refusal, with aiohttp's HTTP errors).
+    """
     origin = request.headers.get("Origin")
-    if not origin_allowed(origin, request, settings):
+    if not origin_allowed(origin, request.host, settings):
         log.warning("refused WebSocket from origin %s (peer %s)", origin, request.remote)
         raise web.HTTPForbidden(text="origin not allowed\n")
-    peer = str(request.remote)
-
-    def upgraded(transport: asyncio.Transport, tail: bytes) -> None:
-        conn = WsConnection(transport, settings, registry, peer, make_handler)
-        transport.set_protocol(conn)
-        registry.open[conn] = None
-        registry.total += 1
-        log.info("ws open %s", peer)
-        if tail:
-            conn.data_received(tail)
-        if not transport.is_reading():
-            transport.resume_reading()
-
-    ws = _Upgrade(upgraded)
+    ws = _Upgrade(lambda transport, tail: accept(transport, tail, settings, registry, make_handler))
     await ws.prepare(request)
     return ws
 
