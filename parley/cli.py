@@ -44,10 +44,14 @@ def _describe_db(url: str) -> str:
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 @click.option("--heartbeat", default=20.0, show_default=True, type=float, envvar="PARLEY_HEARTBEAT",
               help="seconds between pings; two missed pongs drop the peer")
+@click.option("--auth-timeout", default=10.0, show_default=True, type=float, envvar="PARLEY_AUTH_TIMEOUT",
+              help="seconds a new WebSocket has to send auth (close 4401 after)")
 @click.option("--max-frame", default=64 * 1024, show_default=True, type=int, envvar="PARLEY_MAX_FRAME",
               help="largest client frame in bytes (close 1009 above)")
 @click.option("--max-text", default=4000, show_default=True, type=int, envvar="PARLEY_MAX_TEXT",
               help="longest message text in characters")
+@click.option("--max-pending", default=4 * 1024 * 1024, show_default=True, type=int, envvar="PARLEY_MAX_PENDING",
+              help="bytes of unsent output a connection may hold; over it for 5 s, it is dropped (close 4408)")
 @click.option("--rate", default=20.0, show_default=True, type=float, envvar="PARLEY_RATE",
               help="messages per second per connection; 0 disables the limit")
 @click.option("--burst", default=40, show_default=True, type=int, envvar="PARLEY_BURST")

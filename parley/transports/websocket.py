@@ -155,21 +155,20 @@ class WsConnection(asyncio.Protocol):
             self.check_slow()
 
     def check_slow(self) -> None:
-        """Drop the connection if its unsent output has stayed over the cap for SLOW_GRACE seconds."""
-        transport = self._transport
-        if transport is None:
-            return
-        if transport.get_write_buffer_size() <= self.settings.max_pending:
-            self.over_since = 0.0
-            return
-        now = time.monotonic()
+        """Over the cap: look again in SLOW_GRACE seconds, and drop the connection if it still is."""
         if not self.over_since:
-            self.over_since = now
-        elif now - self.over_since > SLOW_GRACE:
-            log.warning("dropping slow consumer %s: %d bytes unsent", self.peer, transport.get_write_buffer_size())
-            self.registry.slow_drops += 1
-            self.close_code = CloseCode.SLOW_CONSUMER
-            self.abort()
+            self.over_since = time.monotonic()
+            asyncio.get_running_loop().call_later(SLOW_GRACE, self._recheck_slow)
+
+    def _recheck_slow(self) -> None:
+        transport = self._transport
+        self.over_since = 0.0
+        if transport is None or transport.get_write_buffer_size() <= self.settings.max_pending:
+            return
+        log.warning("dropping slow consumer %s: %d bytes unsent", self.peer, transport.get_write_buffer_size())
+        self.registry.slow_drops += 1
+        self.close_code = CloseCode.SLOW_CONSUMER
+        self.abort()
 
     def _send_close(self, code: int, reason: str) -> None:
         if self._transport is not None:
@@ -236,8 +235,6 @@ class Connections:
                     continue
                 conn.missed += 1
                 conn.write_raw(PING)
-                if conn.over_since:
-                    conn.check_slow()
 
 
 class _Upgrade(web.WebSocketResponse):
