@@ -111,5 +111,76 @@ def user_add(name: str, db: str, password: str | None) -> None:
     click.echo(f"created user {created} in {_describe_db(db)}")
 
 
+
+@main.command()
+@click.option("--url", default="ws://127.0.0.1:8080/ws", show_default=True,
+              help="the server's WebSocket URL; /api/register and /api/login are found next to it")
+@click.option("--clients", default=100, show_default=True, type=click.IntRange(min=1), help="connections")
+@click.option("--rooms", default=1, show_default=True, type=click.IntRange(min=1),
+              help="rooms; clients are spread over them round-robin")
+@click.option("--publishers", default=1, show_default=True, type=click.IntRange(min=0),
+              help="clients per room that send messages")
+@click.option("--messages", default=100, show_default=True, type=click.IntRange(min=0),
+              help="messages each publisher sends")
+@click.option("--window", default=2, show_default=True, type=click.IntRange(min=1),
+              help="messages each publisher keeps in flight (sent, not yet received back)")
+@click.option("--size", default=64, show_default=True, type=click.IntRange(min=1), help="bytes of message text")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True),
+              help="publish for this many seconds instead of --messages each")
+@click.option("--users", type=click.IntRange(min=1),
+              help="accounts to create (clients share them round-robin); default: one per publisher, at least 20")
+@click.option("--password", default="bench-password-1", show_default=True, help="password of the bench accounts")
+@click.option("--sample", default=20, show_default=True, type=click.IntRange(min=1),
+              help="every n-th client records end-to-end latency")
+@click.option("--concurrency", default=200, show_default=True, type=click.IntRange(min=1),
+              help="connections being set up at once")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="seconds a phase may go without progress before the run gives up")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of tables")
+@click.option("--plot", type=click.Path(dir_okay=False, writable=True),
+              help="write the latency distribution to this PNG (needs matplotlib)")
+def bench(url: str, clients: int, rooms: int, publishers: int, messages: int, window: int, size: int,
+          duration: float | None, users: int | None, password: str, sample: int, concurrency: int,
+          timeout: float, as_json: bool, plot: str | None) -> None:
+    """Load-test a running Parley: connection setup, deliveries/s, end-to-end and close latency.
+
+    Start the server with --rate 0 (or PARLEY_RATE=0): its default rate limit (20 messages/s per
+    connection) would reject most of the load.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from parley.bench import BenchOptions, OptionError, RichProgress, run
+    from parley.bench.report import render, to_json
+
+    options = BenchOptions(url=url, clients=clients, rooms=rooms, publishers=publishers, messages=messages,
+                           window=window, size=size, duration=duration, users=users, password=password,
+                           sample=sample, concurrency=concurrency, timeout=timeout)
+    try:
+        options.check()
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
+    if plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--plot needs matplotlib: pip install 'parley[plot]'") from None
+    err = Console(stderr=True)
+    columns = (TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=as_json) as bar:
+        results = run(options, RichProgress(bar))
+    if plot:
+        from parley.bench.plot import plot as draw
+
+        draw(results, plot)
+    if as_json:
+        click.echo(to_json(results))
+    else:
+        render(results, Console())
+        if plot:
+            click.echo(f"latency plot: {plot}")
+    if not results.complete:
+        sys.exit(1)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
