@@ -37,7 +37,10 @@ Event = tuple[int, Any]  # (OP_TEXT, str) | (OP_BINARY, bytes) | (OP_PING|OP_PON
 
 
 class FrameParser:
-    __slots__ = ("_buf", "_decoder", "_op", "_parts", "_size", "max_message")
+    """Call feed() with each chunk read; after the events it returns are handled, check `error`: a
+    violation stops parsing, but the messages that preceded it in the same chunk are still returned."""
+
+    __slots__ = ("_buf", "_decoder", "_op", "_parts", "_size", "error", "max_message")
 
     def __init__(self, max_message: int) -> None:
         self.max_message = max_message
@@ -46,12 +49,23 @@ class FrameParser:
         self._parts: list[bytes] = []
         self._size = 0
         self._decoder: Any = None
+        self.error: WsError | None = None
 
     def feed(self, data: bytes) -> list[Event]:
-        """Parse what `data` completes; keep the rest for the next call."""
+        """Parse what `data` completes; keep the rest for the next call. See `error`."""
+        events: list[Event] = []
+        if self.error is not None:
+            return events
+        try:
+            self._parse(data, events)
+        except WsError as exc:
+            self.error = exc
+            self._buf.clear()
+        return events
+
+    def _parse(self, data: bytes, events: list[Event]) -> None:
         buf = self._buf
         buf += data
-        events: list[Event] = []
         pos, end = 0, len(buf)
         while end - pos >= 2:
             b0, b1 = buf[pos], buf[pos + 1]
@@ -111,7 +125,6 @@ class FrameParser:
                 if event is not None:
                     events.append(event)
         del buf[:pos]
-        return events
 
     def _fragment(self, op: int, fin: int, payload: bytearray) -> Event | None:
         if op != OP_CONTINUATION:

@@ -28,7 +28,7 @@ from parley.protocol.wsframe import (
     close_payload,
     encode_frame,
 )
-from parley.protocol.wsparser import NO_STATUS, FrameParser, WsError
+from parley.protocol.wsparser import NO_STATUS, FrameParser
 from parley.transports.writer import Flusher, flusher
 
 log = logging.getLogger("parley.ws")
@@ -53,8 +53,8 @@ class Handler(Protocol):
 class WsConnection(asyncio.Protocol):
     """One WebSocket connection after the handshake: frame parsing in, coalesced frames out."""
 
-    __slots__ = ("_buf", "_flusher", "_transport", "close_code", "closing", "handler", "missed", "opened",
-                 "over_since", "parser", "peer", "registry", "settings")
+    __slots__ = ("_buf", "_flusher", "_transport", "close_code", "closing", "failed", "handler", "missed",
+                 "opened", "over_since", "parser", "peer", "registry", "settings")
 
     def __init__(self, transport: asyncio.Transport, settings: Settings, registry: "Connections", peer: str,
                  make_handler: Callable[["WsConnection"], Handler]) -> None:
@@ -66,6 +66,7 @@ class WsConnection(asyncio.Protocol):
         self.peer = peer
         self.parser = FrameParser(settings.max_frame)
         self.closing = False
+        self.failed = False  # a protocol violation: nothing more from the peer is parsed
         self.close_code: int | None = None
         self.missed = 0  # pings sent since the peer was last heard from
         self.over_since = 0.0
@@ -75,11 +76,9 @@ class WsConnection(asyncio.Protocol):
     # input ----------------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        try:
-            events = self.parser.feed(data)
-        except WsError as exc:
-            self._fail(exc.code, exc.reason)
-            return
+        if self.failed:
+            return  # discarded until the peer closes (see _fail)
+        events = self.parser.feed(data)
         self.missed = 0
         handler = self.handler
         for op, payload in events:
@@ -94,6 +93,8 @@ class WsConnection(asyncio.Protocol):
             elif op == OP_CLOSE:
                 self._peer_closed(*payload)
                 return
+        if self.parser.error is not None:
+            self._fail(self.parser.error.code, self.parser.error.reason)
 
     def _peer_closed(self, code: int, reason: str) -> None:
         if self.close_code is None:
@@ -106,14 +107,27 @@ class WsConnection(asyncio.Protocol):
             self._transport.close()
 
     def _fail(self, code: int, reason: str) -> None:
-        """A protocol violation: send a close frame with `code` and drop the connection."""
+        """A protocol violation: send a close frame with `code` and drop the connection.
+
+        The socket is half-closed after the close frame and whatever the peer still sends is discarded
+        until it closes (at most CLOSE_TIMEOUT): closing with unread input makes the kernel reset the
+        connection, and the peer could lose the close frame and see 1006 instead of `code`.
+        """
         log.info("ws %s protocol error %d: %s", self.peer, code, reason)
         self.close_code = code
         self.closing = True
-        self._buf.clear()
+        self.failed = True
+        self.flush()  # replies to the messages that came before the violation
         self._send_close(code, reason)
-        if self._transport is not None:
-            self._transport.close()
+        self.handler.close()  # the session ends now (presence, rooms), not when the peer gets round to closing
+        transport = self._transport
+        if transport is None:
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.abort)
+        else:
+            transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
