@@ -49,8 +49,10 @@ export class Connection {
     this._online = () => {
       if (!this.ready) this.retryNow();
     };
+    // The browser lost its network: the socket is as good as dead even if no close event came yet.
     this._offline = () => {
-      if (!this.ready) this._setState("offline");
+      if (this.ws) this._drop(this.ws);
+      else this._setState("offline");
     };
     this._visible = () => {
       if (document.visibilityState === "visible" && !this.ready && this.retryTimer) this.retryNow();
@@ -165,7 +167,7 @@ export class Connection {
         this._setState("connected");
         this.onReady(frame);
       } else if (frame.type === "error" && frame.code === "unauthenticated") {
-        this._refused(frame.message);
+        this._refused();
       }
       return;
     }
@@ -174,16 +176,19 @@ export class Connection {
   }
 
   // Browsers cannot see the server's WebSocket pings, so a silent, half-open connection would look
-  // alive forever. When nothing has arrived for a heartbeat period we ask for a pong; after two and a
-  // half periods of silence the connection is treated as dead and replaced.
+  // alive forever. When nothing has arrived for a heartbeat period we send a "ping" frame; if a whole
+  // period passes after it with nothing received, the connection is dead and gets replaced. (Only an
+  // unanswered ping counts: background tabs run timers late, and lateness alone proves nothing.)
   _startHeartbeat(ws) {
     clearInterval(this.beatTimer);
     const period = Math.max(2_000, this.heartbeatMs);
+    let pingAt = 0;
     this.beatTimer = setInterval(() => {
       if (ws !== this.ws) return;
-      const quiet = Date.now() - this.lastRx;
-      if (quiet > period * 2.5) this._drop(ws);
-      else if (quiet >= period) this.send({ type: "ping" });
+      const now = Date.now();
+      if (pingAt && this.lastRx >= pingAt) pingAt = 0;
+      if (pingAt && now - pingAt > period) this._drop(ws);
+      else if (!pingAt && now - this.lastRx >= period && this.send({ type: "ping" })) pingAt = now;
     }, period / 2);
   }
 
@@ -199,9 +204,9 @@ export class Connection {
     this._closed(ws, 4000, "timeout");
   }
 
-  _refused(message) {
+  _refused() {
     this.stop();
-    this.onUnauthorized(message || "Your session has expired. Please sign in again.");
+    this.onUnauthorized("Your session has expired. Please sign in again.");
   }
 
   _closed(ws, code) {

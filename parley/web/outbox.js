@@ -47,6 +47,12 @@ export class Outbox {
     return entry;
   }
 
+  /** Put back an entry (same client_id) that was taken out, e.g. to retry a refused message. */
+  put(entry) {
+    if (!this.get(entry.client_id)) this.items.push(entry);
+    this._save();
+  }
+
   get(clientId) {
     return this.items.find((m) => m.client_id === clientId) || null;
   }

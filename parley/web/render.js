@@ -4,7 +4,7 @@
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const TRAILING_PUNCT_RE = /[.,;:!?'"\]}>]+$/;
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
 const yearDayFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long", day: "numeric" });
@@ -43,11 +43,14 @@ export function appendLinkified(parent, text) {
   if (pos < text.length) parent.append(text.slice(pos));
 }
 
-/** A stable hue per name, so each person keeps their colour everywhere. */
+// Hues that read well as both avatar backgrounds and name colours, light or dark.
+const HUES = [4, 24, 38, 142, 162, 188, 206, 224, 248, 268, 292, 322];
+
+/** A stable hue per name (FNV-1a hash), so each person keeps their colour everywhere. */
 export function hueOf(name) {
-  let h = 0;
-  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-  return h % 360;
+  let h = 0x811c9dc5;
+  for (const ch of name) h = Math.imul(h ^ ch.codePointAt(0), 0x01000193) >>> 0;
+  return HUES[h % HUES.length];
 }
 
 export function initialOf(name) {

@@ -63,6 +63,13 @@ export class Room {
     this.marker.append(label);
 
     this.log.addEventListener("scroll", () => this._onScroll(), { passive: true });
+    // A view pinned to the newest message stays pinned when it changes size (window resized, phone
+    // keyboard opened, composer grew).
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver(() => {
+        if (this.active && this.stick) this.scrollToBottom();
+      }).observe(this.log);
+    }
   }
 
   get minSeq() {
@@ -81,8 +88,11 @@ export class Room {
 
   // ---- messages ----------------------------------------------------------------------------
 
-  /** Insert stored messages (any order, duplicates ignored). Returns the ones that were new. */
-  addMessages(messages) {
+  /**
+   * Insert stored messages (any order, duplicates ignored). Returns the ones that were new.
+   * `first` marks the first page loaded into the room: unread ones in it get the marker.
+   */
+  addMessages(messages, { first = false } = {}) {
     const added = [];
     this._keepScroll(() => {
       for (const m of messages) {
@@ -105,7 +115,7 @@ export class Room {
       this.clearTyping(m.from, false);
       if (this.lastRead !== null && m.seq > this.lastRead && m.from !== this.me) this.unread += 1;
     }
-    if (added.length) this._afterNew(added);
+    if (added.length) this._afterNew(added, first);
     return added;
   }
 
@@ -214,12 +224,13 @@ export class Room {
     this.loadingOlder = false;
     this.log.removeAttribute("aria-busy");
     const before = this.minSeq;
+    const first = !this.initialLoaded;
     this.initialLoaded = true;
-    this.addMessages(messages);
+    this.addMessages(messages, { first });
     if (messages.length < limit || this.minSeq === 1 || (messages.length === 0 && before)) {
       this.atStart = true;
     }
-    this._renderStart();
+    this._keepScroll(() => this._renderStart());
     this._updateUnreadMore();
     // Keep going while the reader is still near the top (or the page does not fill the view yet).
     requestAnimationFrame(() => this.maybeLoadOlder());
@@ -247,7 +258,7 @@ export class Room {
     if (this.seqs.length && this.minSeq <= 1) {
       this.atStart = true;
       this.initialLoaded = true;
-      this._renderStart();
+      this._keepScroll(() => this._renderStart());
       return;
     }
     this.loadingOlder = true;
@@ -335,18 +346,22 @@ export class Room {
   show() {
     this.active = true;
     this.log.hidden = false;
-    this._placeMarker();
-    if (this.marker.isConnected) {
-      const target = this.marker.offsetTop - this.log.clientHeight / 3;
-      this.log.scrollTop = Math.max(0, target);
-      this.stick = this._isAtBottom();
-    } else if (this.stick) {
-      this.scrollToBottom();
-    } else {
-      this.log.scrollTop = this.savedScrollTop;
-    }
+    if (this.stick) this.scrollToBottom();
+    else this.log.scrollTop = this.savedScrollTop;
+    this._revealUnread();
     this.markRead();
     requestAnimationFrame(() => this.maybeLoadOlder());
+  }
+
+  /** Put the "New messages" marker before the first unread message and bring it into view. */
+  _revealUnread() {
+    this._placeMarker();
+    if (!this.marker.isConnected) return;
+    if (this.stick) this.scrollToBottom(); // the marker itself takes room
+    // Scroll up only when the unread part does not fit on screen, to show where it starts.
+    const target = Math.max(0, this.marker.offsetTop - 24);
+    if (target < this.log.scrollTop) this.log.scrollTop = target;
+    this.stick = this._isAtBottom();
   }
 
   hide() {
@@ -399,11 +414,14 @@ export class Room {
     }
   }
 
-  _afterNew(added) {
-    if (this.active) {
+  _afterNew(added, first) {
+    if (this.active && first) {
+      this._revealUnread();
+      this.markRead();
+    } else if (this.active) {
       const fromOthers = added.filter((m) => m.from !== this.me && m.seq > (this.lastRead ?? 0));
       if (fromOthers.length && (!this.stick || document.visibilityState === "hidden")) {
-        this._placeMarker();
+        this._keepScroll(() => this._placeMarker());
         this.newBelow += fromOthers.length;
       }
       this.markRead();
@@ -440,22 +458,24 @@ export class Room {
       if (followOwn) this.stick = true;
       return;
     }
-    const stuck = this._isAtBottom();
+    const stuck = this.stick;
     const anchor = stuck ? null : this._anchor();
     change();
     if (stuck || followOwn) {
       this.scrollToBottom();
     } else if (anchor) {
-      this.log.scrollTop += anchor.el.getBoundingClientRect().top - anchor.top;
+      this.log.scrollTop += anchor.el.getBoundingClientRect().bottom - anchor.bottom;
     }
   }
 
+  // The anchor is the first message still (partly) in view, pinned by its bottom edge: regrouping
+  // can hide its name line or day divider (changing its top), but its text stays put.
   _anchor() {
     const top = this.log.getBoundingClientRect().top;
     for (const seq of this.seqs) {
       const el = this.bySeq.get(seq);
       const r = el.getBoundingClientRect();
-      if (r.bottom > top) return { el, top: r.top };
+      if (r.bottom > top) return { el, bottom: r.bottom };
     }
     return null;
   }

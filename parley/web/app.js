@@ -1,0 +1,91 @@
+// app.js — Entry point of the page: shows the sign-in screen or, with a stored session, the chat.
+// Handles the sign-in / create-account form; sign-out and expired sessions reload the page clean.
+
+import { login, register } from "./api.js";
+import { Chat } from "./chat.js";
+import { clearSession, loadSession, saveSession, setNotice, takeNotice } from "./session.js";
+
+const USERNAME_RE = /^[A-Za-z0-9._-]{1,32}$/;
+const MIN_PASSWORD = 8;
+
+const $ = (id) => document.getElementById(id);
+
+function signOut(notice) {
+  clearSession();
+  if (notice) setNotice(notice);
+  location.reload();
+}
+
+function startChat(session) {
+  $("auth-view").hidden = true;
+  const chat = new Chat(session, {
+    onSignOut: () => signOut(),
+    onExpired: (message) => signOut(message || "Your session has expired. Please sign in again."),
+  });
+  chat.start();
+  window.parley = chat; // handy in the devtools console
+}
+
+function showAuth() {
+  $("chat-view").hidden = true;
+  $("auth-view").hidden = false;
+  const form = $("auth-form");
+  const user = $("auth-username");
+  const pass = $("auth-password");
+  const error = $("auth-error");
+  const buttons = [$("sign-in"), $("create-account")];
+  const notice = takeNotice();
+  if (notice) error.textContent = notice;
+
+  const busy = (on) => {
+    for (const b of buttons) b.disabled = on;
+    form.setAttribute("aria-busy", String(on));
+  };
+
+  async function submit(mode) {
+    const username = user.value.trim();
+    const password = pass.value;
+    if (!USERNAME_RE.test(username)) {
+      error.textContent = username
+        ? "Usernames are 1–32 letters, digits, “.”, “_” or “-”."
+        : "Enter your username.";
+      user.focus();
+      return;
+    }
+    if (mode === "register" && password.length < MIN_PASSWORD) {
+      error.textContent = `Choose a password of at least ${MIN_PASSWORD} characters.`;
+      pass.focus();
+      return;
+    }
+    if (!password) {
+      error.textContent = "Enter your password.";
+      pass.focus();
+      return;
+    }
+    error.textContent = "";
+    busy(true);
+    try {
+      const res = mode === "register" ? await register(username, password) : await login(username, password);
+      saveSession({ token: res.token, user: res.user || username, expires: res.expires });
+      pass.value = "";
+      startChat(loadSession() || { token: res.token, user: res.user || username });
+    } catch (err) {
+      busy(false);
+      if (mode === "login" && err.status === 401) error.textContent = "Wrong username or password.";
+      else if (mode === "register" && err.status === 409) error.textContent = "That username is taken. Try another one.";
+      else error.textContent = err.message || "Something went wrong. Please try again.";
+      (err.status === 409 ? user : pass).focus();
+    }
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submit("login");
+  });
+  $("create-account").addEventListener("click", () => submit("register"));
+  user.focus();
+}
+
+const session = loadSession();
+if (session) startChat(session);
+else showAuth();
