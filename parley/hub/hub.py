@@ -98,8 +98,9 @@ class Hub:
         room.last_seq = message.seq
         for member in room.members:
             member.push(out)
-        for member in room.syncing:
-            member.backlog(room.name, message, out)
+        if room.syncing:
+            for member in tuple(room.syncing):  # a joiner may finish catching up (leave syncing) here
+                member.backlog(room.name, message, out)
         self.delivered += len(room.members)
 
     def _start_fill(self, room: Room, message: Message) -> None:
