@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import os
 import random
 import sys
@@ -25,18 +24,12 @@ from typing import Any
 
 import msgspec
 
-try:  # aiohttp's C masking routine; a big-integer XOR does the same where it is missing
-    from aiohttp._websocket.helpers import websocket_mask as _mask_in_place
-except ImportError:  # pragma: no cover
-    def _mask_in_place(mask: bytes, data: bytearray) -> None:
-        n = len(data)
-        key = (mask * (n // 4 + 1))[:n]
-        data[:] = (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+from parley.protocol.handshake import accept_key
+from parley.protocol.wsframe import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT
+from parley.protocol.wsframe import mask_in_place as _mask_in_place
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MESSAGE = b'"type":"message"'
 ERROR = b'"type":"error"'
-OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
 MAX_HEADERS = 64 * 1024
 NO_LIMIT = sys.maxsize
 
@@ -203,7 +196,7 @@ class BenchClient(asyncio.Protocol):
                             f" (is {self.path!r} the WebSocket path?) {rest[:200].decode(errors='replace')}")
             return None
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        accept = base64.b64encode(hashlib.sha1(self._key + GUID).digest()).decode()
+        accept = accept_key(self._key.decode())
         if headers.get("sec-websocket-accept") != accept:
             self._not_ready("wrong Sec-WebSocket-Accept in the handshake response")
             return None

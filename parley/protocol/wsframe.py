@@ -5,6 +5,15 @@ The write path builds a frame once and hands the same bytes to every member of a
 
 import struct
 
+try:  # aiohttp's C masking routine; a big-integer XOR does the same where it is missing
+    from aiohttp._websocket.helpers import websocket_mask as mask_in_place
+except ImportError:  # pragma: no cover
+    def mask_in_place(mask: bytes, data: bytearray) -> None:
+        """XOR `data` with the 4-byte `mask`, in place (RFC 6455 section 5.3)."""
+        n = len(data)
+        key = (mask * (n // 4 + 1))[:n]
+        data[:] = (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
 OP_TEXT = 0x1
 OP_BINARY = 0x2
 OP_CLOSE = 0x8

@@ -9,15 +9,15 @@ A violation raises WsError carrying the close code to send.
 import codecs
 from typing import Any
 
-from parley.protocol.wsframe import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, valid_close_code
-
-try:  # aiohttp's C masking routine; a big-integer XOR does the same where it is missing
-    from aiohttp._websocket.helpers import websocket_mask as _mask_in_place
-except ImportError:  # pragma: no cover
-    def _mask_in_place(mask: bytes, data: bytearray) -> None:
-        n = len(data)
-        key = (mask * (n // 4 + 1))[:n]
-        data[:] = (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+from parley.protocol.wsframe import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    valid_close_code,
+)
+from parley.protocol.wsframe import mask_in_place as _mask_in_place
 
 OP_CONTINUATION = 0x0
 NO_STATUS = 1005  # a close frame without a code
