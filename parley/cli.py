@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from parley.config import Settings
+from parley.config import Settings, redact
 
 
 @click.group()
@@ -25,7 +25,22 @@ def _describe_db(url: str) -> str:
         from parley.store.sqlite import sqlite_path
 
         return f"SQLite file {sqlite_path(url).resolve()}"
-    return url
+    return redact(url)
+
+
+def _check_workers(settings: Settings) -> None:
+    """--workers N > 1 runs N processes, which must share their store and their broker."""
+    if settings.workers < 1:
+        raise click.UsageError("--workers must be at least 1")
+    if settings.workers == 1:
+        return
+    db = settings.db.split(":", 1)[0].split("+", 1)[0].lower()
+    broker = settings.broker.split(":", 1)[0].lower()
+    if db not in ("postgresql", "postgres") or broker not in ("redis", "rediss"):
+        raise click.UsageError(
+            f"--workers {settings.workers} runs {settings.workers} processes, and they must share one store and "
+            f"one broker: use --db postgresql://user@host/db and --broker redis://host:6379/0 "
+            f"(got --db {settings.db} and --broker {settings.broker}; SQLite and memory:// belong to one process)")
 
 
 @main.command()
@@ -67,9 +82,13 @@ def serve(**options: object) -> None:
     settings = Settings(**options)  # type: ignore[arg-type]
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    _check_workers(settings)
     _setup_logging(settings.log_level)
     try:
         where = _describe_db(settings.db)
+        from parley.broker import broker_for_url
+
+        broker_for_url(settings.broker)  # checks the URL and its options; connects nothing
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"Parley: storing in {where}", err=True)

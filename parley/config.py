@@ -1,5 +1,6 @@
 """Server settings: one dataclass, filled by the CLI from flags or PARLEY_<NAME> environment variables."""
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -27,3 +28,8 @@ class Settings:
     @property
     def scheme(self) -> str:
         return "https" if self.tls_cert else "http"
+
+
+def redact(url: str) -> str:
+    """A --db or --broker URL fit for logs: `postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)

@@ -2,14 +2,20 @@
 
 import asyncio
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import ssl
+import sys
+import time
 from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
 
 from parley.api import SERVICE, add_routes, unavailable_middleware
-from parley.config import Settings
+from parley.config import Settings, redact
 from parley.metrics import render
 from parley.service import ChatService
 from parley.session import Session
@@ -99,8 +105,14 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
-def run(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM, on uvloop where available; then close connections and the store."""
+def run(settings: Settings, worker: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, on uvloop where available; then close connections and the store.
+
+    With settings.workers > 1 this process supervises that many workers (see run_workers).
+    """
+    if settings.workers > 1 and worker is None:
+        run_workers(settings)
+        return
     try:
         import uvloop
 
@@ -118,7 +130,7 @@ def run(settings: Settings) -> None:
         loop.run_until_complete(site.start())
         where = f"{settings.scheme}://{settings.host}:{settings.port}"
         log.info("Parley serving %s (WebSocket %s/ws), store %s, broker %s",
-                 where, where.replace("http", "ws", 1), settings.db, settings.broker)
+                 where, where.replace("http", "ws", 1), redact(settings.db), redact(settings.broker))
         loop.run_forever()
     except (web.GracefulExit, KeyboardInterrupt):
         pass
@@ -126,3 +138,60 @@ def run(settings: Settings) -> None:
         loop.run_until_complete(runner.cleanup())
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+WORKER_STARTUP = 10.0  # seconds; a worker failing sooner than this is a configuration problem, not a crash
+
+
+def run_workers(settings: Settings) -> None:
+    """Run `settings.workers` server processes on one port (SO_REUSEPORT: the kernel spreads connections).
+
+    They share rooms through the store and the broker (PostgreSQL and Redis, checked by the CLI). A worker
+    that dies is replaced; one that fails while starting stops them all (exit status 1). SIGINT/SIGTERM
+    stop every worker gracefully.
+    """
+    ctx = multiprocessing.get_context("fork")  # no event loop or thread exists yet in this process
+    started: dict[int, float] = {}
+
+    def spawn(index: int) -> multiprocessing.process.BaseProcess:
+        proc = ctx.Process(target=run, args=(settings, index), name=f"parley-worker-{index}")
+        proc.start()
+        started[index] = time.monotonic()
+        return proc
+
+    procs = [spawn(i) for i in range(settings.workers)]
+    log.info("Parley supervisor %d: %d workers on port %d (pids %s)", os.getpid(), len(procs), settings.port,
+             ", ".join(str(p.pid) for p in procs))
+    stopping = False
+    failed = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping:
+            multiprocessing.connection.wait([p.sentinel for p in procs], timeout=0.5)
+            for i, proc in enumerate(procs):
+                code = proc.exitcode
+                if code is None or stopping:
+                    continue
+                if code > 0 and time.monotonic() - started[i] < WORKER_STARTUP:
+                    log.error("worker %d (pid %s) failed while starting (exit status %d); stopping", i, proc.pid, code)
+                    stopping = failed = True
+                    break
+                log.warning("worker %d (pid %s) exited with status %d; starting another", i, proc.pid, code)
+                procs[i] = spawn(i)
+    finally:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.join(15)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    if failed:
+        sys.exit(1)

@@ -120,16 +120,23 @@ def register(server: ServerProcess, name: str | None = None) -> tuple[str, str]:
 
 
 class Client:
-    """A real WebSocket client speaking Parley's protocol."""
+    """A real WebSocket client speaking Parley's protocol.
+
+    Frames that `expect` and `nothing` pass over are kept, in order, for later reads: waiting for an ack
+    does not lose the `message` frame that arrived before it.
+    """
 
     def __init__(self, ws: websockets.ClientConnection, user: str | None = None) -> None:
         self.ws = ws
         self.user = user
+        self.pending: list[dict[str, Any]] = []  # received, not yet consumed
 
     @classmethod
     async def connect(cls, server: ServerProcess, token: str | None = None, user: str | None = None,
                       **kwargs: Any) -> Client:
-        ws = await websockets.connect(server.ws_url, max_size=None, **kwargs)
+        # max_queue=None: frames a test never reads must not pause reading, or close() would wait for
+        # a close frame stuck behind them until its timeout
+        ws = await websockets.connect(server.ws_url, **{"max_size": None, "max_queue": None, **kwargs})
         client = cls(ws, user)
         if token is not None:
             await client.send({"type": "auth", "token": token})
@@ -140,17 +147,31 @@ class Client:
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
         await self.ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
 
-    async def recv(self, timeout: float = 10) -> dict[str, Any]:
+    async def _read(self, timeout: float) -> dict[str, Any]:
         return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
 
-    async def expect(self, kind: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
-        """The next frame of type `kind` (and matching fields); frames of other types are skipped."""
+    async def recv(self, timeout: float = 10) -> dict[str, Any]:
+        """The next frame not consumed yet."""
+        if self.pending:
+            return self.pending.pop(0)
+        return await self._read(timeout)
+
+    @staticmethod
+    def _matches(frame: dict[str, Any], kind: str | None, match: dict[str, Any]) -> bool:
+        return (kind is None or frame.get("type") == kind) and all(frame.get(k) == v for k, v in match.items())
+
+    async def expect(self, kind: str | None, timeout: float = 10, **match: Any) -> dict[str, Any]:
+        """The next frame of type `kind` (any type if None) with matching fields; others are kept for later."""
+        for i, frame in enumerate(self.pending):
+            if self._matches(frame, kind, match):
+                return self.pending.pop(i)
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             left = deadline - asyncio.get_running_loop().time()
-            frame = await self.recv(max(left, 0.01))
-            if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
+            frame = await self._read(max(left, 0.01))
+            if self._matches(frame, kind, match):
                 return frame
+            self.pending.append(frame)
 
     async def join(self, room: str, since: int | None = None) -> dict[str, Any]:
         frame: dict[str, Any] = {"type": "join", "room": room}
@@ -167,23 +188,81 @@ class Client:
 
     async def messages(self, n: int, room: str | None = None, timeout: float = 10) -> list[dict[str, Any]]:
         """The next n `message` frames (of `room`, when given)."""
-        out = []
-        while len(out) < n:
-            frame = await self.expect("message", timeout=timeout)
-            if room is None or frame["room"] == room:
-                out.append(frame)
-        return out
+        match = {} if room is None else {"room": room}
+        return [await self.expect("message", timeout=timeout, **match) for _ in range(n)]
 
-    async def nothing(self, seconds: float = 0.5, kind: str | None = None) -> list[dict[str, Any]]:
-        """Frames that arrive within `seconds` (of type `kind`, when given); used to show something did not."""
-        got = []
+    async def nothing(self, seconds: float = 0.5, kind: str | None = None, **match: Any) -> list[dict[str, Any]]:
+        """Frames (of type `kind` and matching fields, when given) already here or arriving within `seconds`.
+
+        Used to show that something did not arrive; frames of other kinds are kept for later reads.
+        """
+        got = [f for f in self.pending if self._matches(f, kind, match)]
+        self.pending = [f for f in self.pending if not self._matches(f, kind, match)]
         try:
             while True:
-                frame = await self.recv(seconds)
-                if kind is None or frame.get("type") == kind:
+                frame = await self._read(seconds)
+                if self._matches(frame, kind, match):
                     got.append(frame)
-        except (TimeoutError, asyncio.TimeoutError):
+                else:
+                    self.pending.append(frame)
+        except TimeoutError:
             return got
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+# --- helpers shared by the contract tests (tests/test_*.py) ---------------------------------------
+
+
+def login(server: ServerProcess, name: str, password: str = PASSWORD) -> tuple[int, Any]:
+    return http("POST", server.http + "/api/login", {"username": name, "password": password})
+
+
+def rest_messages(server: ServerProcess, token: str, room: str, **params: int) -> list[dict[str, Any]]:
+    """GET /api/rooms/{room}/messages with query `params`; asserts 200 and returns the messages."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    status, body = http("GET", f"{server.http}/api/rooms/{room}/messages" + (f"?{query}" if query else ""),
+                        token=token)
+    assert status == 200, body
+    return body["messages"]
+
+
+async def send_all(client: Client, room: str, texts: list[str]) -> list[dict[str, Any]]:
+    """Send every text at once (no waiting in between), then return their acks in sending order.
+
+    Stay within the rate limiter's burst (40) per connection, or expect `rate_limited` errors.
+    """
+    cids = [unique("c") for _ in texts]
+    for cid, text in zip(cids, texts, strict=True):
+        await client.send({"type": "send", "room": room, "text": text, "client_id": cid})
+    acks: dict[str, dict[str, Any]] = {}
+    while len(acks) < len(cids):
+        frame = await client.expect("ack")
+        acks[frame["client_id"]] = frame
+    return [acks[c] for c in cids]
+
+
+async def fill_room(server: ServerProcess, room: str, n: int, token: str | None = None) -> list[dict[str, Any]]:
+    """Store n messages "m1".."mn" in `room` (via as many connections as the burst limit needs); their acks."""
+    token = token or register(server)[1]
+    acks: list[dict[str, Any]] = []
+    for start in range(0, n, 40):
+        client = await Client.connect(server, token)
+        await client.join(room)
+        acks += await send_all(client, room, [f"m{i}" for i in range(start + 1, min(start + 40, n) + 1)])
+        await client.close()
+    return acks
+
+
+async def close_code(client: Client, timeout: float = 10) -> int | None:
+    """Read (and drop) frames until the server closes the connection; the close code it sent."""
+    async def drain() -> None:
+        try:
+            while True:
+                await client.ws.recv()
+        except websockets.ConnectionClosed:
+            pass
+
+    await asyncio.wait_for(drain(), timeout)
+    return client.ws.close_code

@@ -31,11 +31,11 @@ async def test_reader_that_stops_reading_is_dropped(make_server):
         await fast.send({"type": "send", "room": room, "text": text, "client_id": f"m{i}"})
         if i % 100 == 99:
             await fast.expect("ack", client_id=f"m{i}", timeout=30)
-            status, metrics = http("GET", server.http + "/metrics")
+            _, metrics = http("GET", server.http + "/metrics")
             if "parley_slow_consumer_drops_total 1.0" in metrics:
                 break
     for _ in range(100):
-        status, metrics = http("GET", server.http + "/metrics")
+        _, metrics = http("GET", server.http + "/metrics")
         if "parley_slow_consumer_drops_total 1.0" in metrics:
             break
         await asyncio.sleep(0.1)

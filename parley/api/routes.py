@@ -1,5 +1,6 @@
 """The REST API: accounts, room listing, history, and posting messages from backends and bots."""
 
+import os
 from typing import Any
 
 import msgspec
@@ -7,7 +8,7 @@ from aiohttp import web
 
 from parley.auth import InvalidToken
 from parley.protocol import encode
-from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_CLIENT_ID, valid_room
+from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_CLIENT_ID, MAX_SEQ, valid_room
 from parley.service import AccountError, ChatService
 from parley.store import StoreUnavailable
 
@@ -29,7 +30,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
         body = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON, or invalid UTF-8 inside a string
         raise _fail(400, "bad_request", "body must be JSON") from None
     if not isinstance(body, dict):
         raise _fail(400, "bad_request", "body must be a JSON object")
@@ -62,8 +63,8 @@ def _int(request: web.Request, name: str, default: int | None, low: int) -> int 
         value = int(raw)
     except ValueError:
         raise _fail(400, "bad_request", f"{name} must be an integer") from None
-    if value < low:
-        raise _fail(400, "bad_request", f"{name} must be >= {low}")
+    if not low <= value <= MAX_SEQ:
+        raise _fail(400, "bad_request", f"{name} must be an integer from {low} to 2^63-1")
     return value
 
 
@@ -125,7 +126,7 @@ async def post_message(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     await request.app[SERVICE].store.ping()
-    return _json({"status": "ok"})
+    return _json({"status": "ok", "pid": os.getpid()})  # pid: which process answered (--workers)
 
 
 @web.middleware

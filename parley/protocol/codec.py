@@ -19,8 +19,8 @@ _AT = re.compile(r" - at `\$\.(\w+)`$")
 _FRIENDLY = {
     "room": "room must be 1-64 characters of letters, digits, '.', '_' or '-'",
     "client_id": "client_id must be a string of 1-128 characters",
-    "since": "since must be an integer >= 0",
-    "before": "before must be an integer >= 0",
+    "since": "since must be an integer from 0 to 2^63-1",
+    "before": "before must be an integer from 0 to 2^63-1",
     "limit": "limit must be an integer >= 1",
 }
 
@@ -44,6 +44,8 @@ def decode_client_frame(data: bytes | str) -> ClientFrame:
         return _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _explain(exc, data), _salvage_ref(data)) from None
+    except UnicodeDecodeError:  # bytes with invalid UTF-8 inside a JSON string
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid UTF-8") from None
 
 
 def _explain(exc: msgspec.DecodeError, data: bytes | str) -> str:
@@ -77,7 +79,7 @@ def _salvage_ref(data: bytes | str) -> Ref:
     """The "ref" of a frame that failed validation, so the error can still be matched by the client."""
     try:
         obj = _any_decoder.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     if isinstance(obj, dict):
         ref = obj.get("ref")

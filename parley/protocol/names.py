@@ -2,13 +2,15 @@
 
 import re
 
-ROOM_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+# \Z, not $: msgspec matches with re.search, and "$" would also accept a name ending in a newline
+ROOM_PATTERN = r"^[A-Za-z0-9._-]{1,64}\Z"
 USERNAME_PATTERN = r"^[A-Za-z0-9._-]{1,32}$"
 ROOM_RE = re.compile(ROOM_PATTERN)
 USERNAME_RE = re.compile(USERNAME_PATTERN)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 MAX_CLIENT_ID = 128
+MAX_SEQ = 2**63 - 1  # seqs are 64-bit integers in the store: a larger since/before/after is refused, not queried
 HISTORY_LIMIT_MAX = 100
 HISTORY_LIMIT_DEFAULT = 50
 

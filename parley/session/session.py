@@ -43,13 +43,12 @@ TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dr
 
 
 class CatchUp:
-    """A join in progress: live messages kept aside while stored ones replay, then a seq threshold."""
+    """A join in progress: live messages kept aside while stored ones replay (see Session._catch_up)."""
 
-    __slots__ = ("pending", "upto")
+    __slots__ = ("pending",)
 
     def __init__(self) -> None:
         self.pending: list[tuple[Message, Outbound]] = []
-        self.upto: int | None = None  # set once the replay reached the room's last seq at join time
 
 
 class Sink(Protocol):
@@ -79,17 +78,8 @@ class Session:
 
     def backlog(self, room: str, message: Message, out: Outbound) -> None:
         catch_up = self._catching_up.get(room)
-        if catch_up is None:
-            return
-        if catch_up.upto is None:
+        if catch_up is not None:
             catch_up.pending.append((message, out))
-            return
-        # replay is done: messages up to `upto` came from the store, newer ones are live
-        if message.seq > catch_up.upto:
-            self.sink.write(out)
-        if message.seq >= catch_up.upto:
-            del self._catching_up[room]
-            self.service.hub.activate(self, room)
 
     # input ----------------------------------------------------------------------------------------
 
@@ -192,8 +182,7 @@ class Session:
         self.service.broker.publish_typing(frame.room, self.user)
 
     def _join(self, frame: Join) -> None:
-        current = self._catching_up.get(frame.room)
-        if current is not None and current.upto is None:
+        if frame.room in self._catching_up:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"already joining {frame.room!r}", frame.ref)
         self.rooms.add(frame.room)
         self._catching_up[frame.room] = CatchUp()
@@ -201,39 +190,61 @@ class Session:
         self._spawn(self._catch_up(frame))
 
     async def _catch_up(self, frame: Join) -> None:
-        """joined, then every stored message after `since`, then what arrived live meanwhile."""
-        room, store = frame.room, self.service.store
+        """joined, then every stored message after `since`, then what arrived live meanwhile.
+
+        Live delivery on this node may be behind the store (messages still on their way from a commit or
+        from another node) or ahead of it. Hub.align lines it up with the replay; whatever lies between
+        comes from the messages kept aside or from the store. The hand-over to live delivery happens with
+        no await after the last check, so each message reaches this connection exactly once, in order.
+        """
+        room, store, hub = frame.room, self.service.store, self.service.hub
         try:
             last = await store.ensure_room(room)
-            online = await self.service.broker.online(room, self.service.hub.online(room))
+            online = await self.service.broker.online(room, hub.online(room))
             if self.closed or room not in self.rooms:
                 return
             self.sink.write(Outbound(encode(Joined(room=room, last_seq=last, online=online, ref=frame.ref))))
-            after = frame.since if frame.since is not None else last
-            while after < last:
-                page = await store.messages_after(room, after, min(REPLAY_PAGE, last - after))
-                if not page or self.closed or room not in self.rooms:
-                    break
-                for m in page:
-                    self.sink.write(Outbound(encode(m)))
-                after = page[-1].seq
+            done = frame.since if frame.since is not None else last
+            await self._replay(room, done, last)
+            done = max(done, last)
+            upto = await hub.align(room, last)
+            while upto > done and not self.closed and room in self.rooms:
+                if not self._from_backlog(room, done, upto):
+                    await self._replay(room, done, upto)
+                done = upto
+                upto = hub.delivered_seq(room)
         except StoreUnavailable:
             self._error(ErrorCode.UNAVAILABLE, f"cannot join {room!r} now: storage unavailable", frame.ref)
             self._drop_room(room)
             return
-        catch_up = self._catching_up.get(room)
+        catch_up = self._catching_up.pop(room, None)
         if self.closed or room not in self.rooms or catch_up is None:
             return
-        catch_up.upto = last
         for m, out in catch_up.pending:
-            if m.seq > last:
+            if m.seq > done:
                 self.sink.write(out)
-        catch_up.pending = []
-        if self.service.hub.delivered_seq(room) >= last:
-            del self._catching_up[room]
-            self.service.hub.activate(self, room)
-        # else: messages up to `last` were stored but are still on their way here live; backlog() drops
-        # them and makes this connection a plain member when the first one at or past `last` arrives
+        hub.activate(self, room)
+
+    async def _replay(self, room: str, after: int, upto: int) -> None:
+        """Write the stored messages of `room` with after < seq <= upto, in pages."""
+        store = self.service.store
+        while after < upto:
+            page = await store.messages_after(room, after, min(REPLAY_PAGE, upto - after))
+            if not page or self.closed or room not in self.rooms:
+                return
+            for m in page:
+                self.sink.write(Outbound(encode(m)))
+            after = page[-1].seq
+
+    def _from_backlog(self, room: str, after: int, upto: int) -> bool:
+        """Write after < seq <= upto from the live messages kept aside while joining, if they are all there."""
+        catch_up = self._catching_up.get(room)
+        run = [(m, out) for m, out in catch_up.pending if after < m.seq <= upto] if catch_up else []
+        if [m.seq for m, _ in run] != list(range(after + 1, upto + 1)):
+            return False
+        for _, out in run:
+            self.sink.write(out)
+        return True
 
     def _leave(self, frame: Leave) -> None:
         self._drop_room(frame.room)

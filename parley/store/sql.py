@@ -85,7 +85,8 @@ class SqlStore(Store):
         except IntegrityError:
             raise
         except (OperationalError, DBAPIError, OSError, ConnectionError) as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+            first_line = (str(exc).splitlines() or [""])[0][:200]  # some errors (TimeoutError()) have no text
+            raise StoreUnavailable(f"{type(exc).__name__}: {first_line}") from exc
 
     async def schema_version(self) -> int:
         async with self._begin() as conn:
