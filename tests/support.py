@@ -27,6 +27,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
+    """SIGTERM a child process that is still running and wait for it; SIGKILL it after `timeout` seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def kill_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL a child process that is still running and wait for it."""
+    if proc and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 class ServerProcess:
     """`python -m parley serve` on a free port; start, stop (SIGTERM), kill -9 and restart on the same port."""
 
@@ -67,18 +85,10 @@ class ServerProcess:
         raise RuntimeError(f"server did not answer /healthz within {timeout}s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def kill9(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        kill_process(self.proc)
 
     def restart(self) -> ServerProcess:
         self.stop()
@@ -266,3 +276,21 @@ async def close_code(client: Client, timeout: float = 10) -> int | None:
 
     await asyncio.wait_for(drain(), timeout)
     return client.ws.close_code
+
+
+async def connect_all(server: ServerProcess, *accounts: tuple[str, str]) -> list[Client]:
+    """One authenticated connection per (username, token), in order."""
+    return [await Client.connect(server, token) for _, token in accounts]
+
+
+async def in_room(server: ServerProcess, room: str, *accounts: tuple[str, str]) -> list[Client]:
+    """One connection per (username, token), all connected first, then each joined to `room` in order."""
+    clients = await connect_all(server, *accounts)
+    for client in clients:
+        await client.join(room)
+    return clients
+
+
+async def close_all(*clients: Client) -> None:
+    for client in clients:
+        await client.close()

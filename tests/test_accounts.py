@@ -24,16 +24,21 @@ def post_register(server, body=None, raw=None):
     return http("POST", server.http + "/api/register", body, raw=raw)
 
 
+async def assert_session_opens_a_websocket(server: ServerProcess, body: dict, name: str) -> None:
+    """`body` (from register or login) is a live session of `name` whose token authenticates a WebSocket."""
+    assert body["user"] == name
+    assert body["expires"] > time.time()
+    client = await Client.connect(server, body["token"])
+    assert client.user == name
+    await client.close()
+
+
 async def test_register_returns_201_with_a_token_that_opens_a_websocket(shared_server):
     name = unique("alice")
     status, body = post_register(shared_server, {"username": name, "password": PASSWORD})
     assert status == 201, body
-    assert body["user"] == name
     assert isinstance(body["token"], str) and body["token"]
-    assert body["expires"] > time.time()
-    client = await Client.connect(shared_server, body["token"])
-    assert client.user == name
-    await client.close()
+    await assert_session_opens_a_websocket(shared_server, body, name)
 
 
 def test_register_a_taken_name_is_409(shared_server):
@@ -100,11 +105,7 @@ async def test_login_returns_200_and_a_working_token(shared_server):
     name, _ = register(shared_server)
     status, body = login(shared_server, name)
     assert status == 200, body
-    assert body["user"] == name
-    assert body["expires"] > time.time()
-    client = await Client.connect(shared_server, body["token"])
-    assert client.user == name
-    await client.close()
+    await assert_session_opens_a_websocket(shared_server, body, name)
 
 
 def test_login_with_a_wrong_password_or_unknown_user_is_401(shared_server):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.support import Client, close_code, fill_room, rest_messages, unique
+from tests.support import Client, close_code, fill_room, in_room, rest_messages, unique
 
 MAX_FRAME = 64 * 1024
 MAX_TEXT = 4000
@@ -184,9 +184,8 @@ async def test_sending_to_a_room_not_joined_is_not_joined(client, shared_server,
 
 
 async def test_a_frame_over_64_kib_closes_1009_and_others_are_unaffected(shared_server, users, stored_room):
-    bystander = await Client.connect(shared_server, users[1][1])
     room = unique("r")
-    await bystander.join(room)
+    bystander, = await in_room(shared_server, room, users[1])
     c = await Client.connect(shared_server, users[0][1])
     await c.join(room)
     await bystander.expect("presence", user=users[0][0], online=True)

@@ -4,24 +4,13 @@ presence (join, leave, close and a dropped connection), ref echoing and the appl
 import asyncio
 import time
 
-from tests.support import Client, http, send_all, unique
-
-
-async def connect_all(server, *accounts):
-    return [await Client.connect(server, token) for _, token in accounts]
-
-
-async def close_all(*clients):
-    for c in clients:
-        await c.close()
+from tests.support import Client, close_all, connect_all, http, in_room, send_all, unique
 
 
 async def test_two_users_see_each_others_messages_in_seq_order(shared_server, users):
     (ua, _), (ub, _) = users[:2]
-    a, b = await connect_all(shared_server, *users[:2])
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     script = [(a, "hi bob"), (b, "hi alice"), (a, "how are you?"), (a, "still there?"), (b, "yes!")]
     for who, text in script:
         await who.say(room, text)
@@ -34,10 +23,8 @@ async def test_two_users_see_each_others_messages_in_seq_order(shared_server, us
 
 
 async def test_ack_and_message_carry_the_contract_fields(shared_server, users):
-    a, b = await connect_all(shared_server, *users[:2])
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     cid = unique("cid-")
     ack = await a.say(room, "fields", client_id=cid)
     assert ack["type"] == "ack" and ack["room"] == room and ack["client_id"] == cid and ack["seq"] == 1
@@ -51,12 +38,8 @@ async def test_ack_and_message_carry_the_contract_fields(shared_server, users):
 
 
 async def test_every_connection_of_the_sender_gets_the_message(shared_server, users):
-    _, token = users[0]
-    a1 = await Client.connect(shared_server, token)
-    a2 = await Client.connect(shared_server, token)
     room = unique("r")
-    await a1.join(room)
-    await a2.join(room)
+    a1, a2 = await in_room(shared_server, room, users[0], users[0])
     ack = await a1.say(room, "to myself")
     for conn in (a1, a2):
         (m,) = await conn.messages(1, room)
@@ -135,10 +118,8 @@ async def test_a_room_exists_from_its_first_join(shared_server, users):
 
 async def test_leave_answers_left_and_stops_delivery(shared_server, users):
     (ua, _), _ = users[:2]
-    a, b = await connect_all(shared_server, *users[:2])
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     await b.send({"type": "leave", "room": room, "ref": "bye"})
     left = await b.expect("left")
     assert left == {"type": "left", "room": room, "ref": "bye"}
@@ -155,10 +136,8 @@ async def test_leave_answers_left_and_stops_delivery(shared_server, users):
 
 
 async def test_joining_again_resyncs_without_duplicates(shared_server, users):
-    a, b = await connect_all(shared_server, *users[:2])
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     await a.expect("presence", user=users[1][0], online=True)
     await a.say(room, "first")
     assert [m["seq"] for m in await b.messages(1, room)] == [1]
@@ -173,10 +152,8 @@ async def test_joining_again_resyncs_without_duplicates(shared_server, users):
 
 
 async def test_text_round_trips_exactly(shared_server, users):
-    a, b = await connect_all(shared_server, *users[:2])
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     texts = ["héllo wörld", "emoji 🎉👍🏽", 'quotes " and \\ backslash', "line\nbreak\ttab", "日本語", "<b>&amp;</b>",
              " spaced "]
     await send_all(a, room, texts)
@@ -185,9 +162,8 @@ async def test_text_round_trips_exactly(shared_server, users):
 
 
 async def test_send_without_client_id_gets_one_assigned(shared_server, users):
-    a, = await connect_all(shared_server, users[0])
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     await a.send({"type": "send", "room": room, "text": "no id", "ref": 7})
     ack = await a.expect("ack")
     assert ack["ref"] == 7 and ack["seq"] == 1 and isinstance(ack["client_id"], str) and ack["client_id"]
@@ -264,10 +240,8 @@ async def test_typing_is_not_sent_to_the_typists_other_connections(shared_server
 
 async def test_presence_online_when_a_user_joins_and_offline_when_they_leave(shared_server, users):
     _, (ub, _) = users[:2]
-    a, b = await connect_all(shared_server, *users[:2])
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     assert await a.expect("presence") == {"type": "presence", "room": room, "user": ub, "online": True}
     assert await b.nothing(0.2, kind="presence") == []  # no presence about oneself
     await b.send({"type": "leave", "room": room})
@@ -279,9 +253,8 @@ async def test_presence_online_when_a_user_joins_and_offline_when_they_leave(sha
 
 async def test_presence_counts_connections_first_in_last_out(shared_server, users):
     _, (ub, tb) = users[:2]
-    a, = await connect_all(shared_server, users[0])
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     b1 = await Client.connect(shared_server, tb)
     b2 = await Client.connect(shared_server, tb)
     await b1.join(room)
@@ -297,9 +270,8 @@ async def test_presence_counts_connections_first_in_last_out(shared_server, user
 
 async def test_presence_goes_offline_when_a_connection_drops_without_a_close(shared_server, users):
     _, (ub, tb) = users[:2]
-    a, = await connect_all(shared_server, users[0])
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     b = await Client.connect(shared_server, tb)
     await b.join(room)
     await a.expect("presence", user=ub, online=True)

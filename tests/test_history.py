@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from tests.support import Client, fill_room, rest_messages, unique
+from tests.support import Client, fill_room, in_room, rest_messages, unique
 
 CAP = 100
 
@@ -81,9 +81,8 @@ async def test_the_limit_is_capped(reader, room_of_130):
 
 
 async def test_history_of_an_empty_room_is_empty(shared_server, users):
-    client = await Client.connect(shared_server, users[0][1])
     room = unique("r")
-    await client.join(room)
+    client, = await in_room(shared_server, room, users[0])
     assert await history(client, room, limit=10) == []
     await client.close()
 
@@ -97,9 +96,8 @@ async def test_history_needs_a_join(shared_server, users, room_of_130):
 
 
 async def test_history_includes_new_messages(shared_server, users):
-    client = await Client.connect(shared_server, users[0][1])
     room = unique("r")
-    await client.join(room)
+    client, = await in_room(shared_server, room, users[0])
     await client.say(room, "one")
     await client.say(room, "two")
     assert [m["text"] for m in await history(client, room)] == ["one", "two"]

@@ -1,7 +1,7 @@
 """Idempotent sends: the same (user, client_id) again — over WebSocket or REST, at once or later, even after a
 restart — gets the same ack (or the same stored message), and is stored and broadcast only once."""
 
-from tests.support import Client, http, register, rest_messages, unique
+from tests.support import Client, http, in_room, register, rest_messages, unique
 
 
 def post(server, token, room, text, client_id):
@@ -10,12 +10,9 @@ def post(server, token, room, text, client_id):
 
 
 async def test_a_repeated_client_id_gets_the_same_ack_and_is_stored_once(shared_server, users):
-    (_, ta), (_, tb) = users[:2]
-    a = await Client.connect(shared_server, ta)
-    b = await Client.connect(shared_server, tb)
+    _, ta = users[0]
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     cid = unique("retry-")
     first = await a.say(room, "only once", client_id=cid)
     again = await a.say(room, "only once", client_id=cid)
@@ -37,9 +34,8 @@ async def test_a_repeated_client_id_gets_the_same_ack_and_is_stored_once(shared_
 async def test_a_duplicate_sent_before_the_first_is_acked_is_stored_once(shared_server, users):
     """Both copies may land in the same group commit: still one message, and two identical acks."""
     _, ta = users[0]
-    a = await Client.connect(shared_server, ta)
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     cid = unique("c")
     for _ in range(3):
         await a.send({"type": "send", "room": room, "text": "burst", "client_id": cid})
@@ -54,9 +50,8 @@ async def test_a_duplicate_sent_before_the_first_is_acked_is_stored_once(shared_
 
 async def test_the_original_text_wins_over_a_changed_retry(shared_server, users):
     _, ta = users[0]
-    a = await Client.connect(shared_server, ta)
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     cid = unique("c")
     first = await a.say(room, "original", client_id=cid)
     again = await a.say(room, "edited retry", client_id=cid)
@@ -81,12 +76,9 @@ async def test_a_client_id_reused_in_another_room_is_still_the_first_message(sha
 
 
 async def test_the_same_client_id_from_two_users_is_two_messages(shared_server, users):
-    (_, ta), (_, tb) = users[:2]
-    a = await Client.connect(shared_server, ta)
-    b = await Client.connect(shared_server, tb)
+    _, ta = users[0]
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     cid = unique("shared-")
     assert (await a.say(room, "from a", client_id=cid))["seq"] == 1
     assert (await b.say(room, "from b", client_id=cid))["seq"] == 2
@@ -96,10 +88,9 @@ async def test_the_same_client_id_from_two_users_is_two_messages(shared_server, 
 
 
 async def test_rest_post_with_a_repeated_client_id_returns_the_stored_message(shared_server, users):
-    (ua, ta), (_, tb) = users[:2]
-    b = await Client.connect(shared_server, tb)
+    ua, ta = users[0]
     room = unique("r")
-    await b.join(room)
+    b, = await in_room(shared_server, room, users[1])
     cid = unique("bot-")
     status, first = post(shared_server, ta, room, "deploy finished", cid)
     assert status == 201, first
@@ -115,9 +106,8 @@ async def test_rest_post_with_a_repeated_client_id_returns_the_stored_message(sh
 
 async def test_idempotency_holds_across_websocket_and_rest(shared_server, users):
     _, ta = users[0]
-    a = await Client.connect(shared_server, ta)
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     cid = unique("c")
     ack = await a.say(room, "over ws", client_id=cid)
     status, body = post(shared_server, ta, room, "over ws", cid)

@@ -5,7 +5,7 @@ stored nor broadcast (and can be sent again later with the same client_id); the 
 import asyncio
 import json
 
-from tests.support import Client, close_code, register, rest_messages, unique
+from tests.support import Client, close_code, in_room, register, rest_messages, unique
 
 BURST = 40
 
@@ -30,12 +30,9 @@ async def blast(client: Client, room: str, n: int) -> tuple[list[dict], list[dic
 
 
 async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server, users):
-    (_, ta), (_, tb) = users[:2]
-    a = await Client.connect(shared_server, ta)
-    b = await Client.connect(shared_server, tb)
+    _, ta = users[0]
     room = unique("r")
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     acks, limited, cids = await blast(a, room, 100)
     assert len(acks) >= BURST
     assert limited, "a burst of 100 at once must hit the limit"
@@ -55,10 +52,8 @@ async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server, user
 
 
 async def test_a_rate_limited_message_can_be_sent_again_later(shared_server, users):
-    _, ta = users[0]
-    a = await Client.connect(shared_server, ta)
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     acks, limited, _ = await blast(a, room, BURST + 10)
     assert limited
     retry = limited[0]["ref"]
@@ -85,12 +80,8 @@ async def next_reply(client: Client) -> dict:
 
 
 async def test_the_limit_is_per_connection(shared_server, users):
-    _, ta = users[0]
-    a1 = await Client.connect(shared_server, ta)
-    a2 = await Client.connect(shared_server, ta)
     room = unique("r")
-    await a1.join(room)
-    await a2.join(room)
+    a1, a2 = await in_room(shared_server, room, users[0], users[0])
     _, limited, _ = await blast(a1, room, BURST + 20)
     assert limited
     acks, limited2, _ = await blast(a2, room, BURST)  # the same user on another connection has its own bucket
@@ -100,10 +91,8 @@ async def test_the_limit_is_per_connection(shared_server, users):
 
 
 async def test_other_frames_are_not_rate_limited(shared_server, users):
-    _, ta = users[0]
-    a = await Client.connect(shared_server, ta)
     room = unique("r")
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     for i in range(100):
         await a.send({"type": "ping", "ref": i})
     assert [(await a.expect("pong"))["ref"] for _ in range(100)] == list(range(100))

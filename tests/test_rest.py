@@ -3,7 +3,7 @@ live delivery of a REST post to WebSocket members, request validation, and GET /
 
 import pytest
 
-from tests.support import Client, fill_room, http, rest_messages, unique
+from tests.support import Client, fill_room, http, in_room, rest_messages, unique
 
 
 def post(server, token, room, body, headers=None):
@@ -11,10 +11,9 @@ def post(server, token, room, body, headers=None):
 
 
 async def test_a_websocket_member_receives_a_rest_post_live(shared_server, users):
-    (ua, ta), (_, tb) = users[:2]
-    b = await Client.connect(shared_server, tb)
+    ua, ta = users[0]
     room = unique("r")
-    await b.join(room)
+    b, = await in_room(shared_server, room, users[1])
     cid = unique("bot-")
     status, stored = post(shared_server, ta, room, {"text": "deploy finished", "client_id": cid})
     assert status == 201, stored
@@ -26,10 +25,9 @@ async def test_a_websocket_member_receives_a_rest_post_live(shared_server, users
 
 
 async def test_rest_posts_and_websocket_sends_share_one_sequence(shared_server, users):
-    (_, ta), (_, tb) = users[:2]
-    b = await Client.connect(shared_server, tb)
+    _, ta = users[0]
     room = unique("r")
-    await b.join(room)
+    b, = await in_room(shared_server, room, users[1])
     await b.say(room, "ws 1")
     status, stored = post(shared_server, ta, room, {"text": "rest 2", "client_id": unique("c")})
     assert status == 201 and stored["seq"] == 2
@@ -63,9 +61,8 @@ def test_calls_without_a_valid_bearer_token_are_401(shared_server, method, path,
 
 async def test_a_refused_post_stores_and_broadcasts_nothing(shared_server, users):
     _, token = users[0]
-    b = await Client.connect(shared_server, token)
     room = unique("r")
-    await b.join(room)
+    b, = await in_room(shared_server, room, users[0])
     status, _ = http("POST", f"{shared_server.http}/api/rooms/{room}/messages", {"text": "sneaky"},
                      headers={"Authorization": "Bearer forged"})
     assert status == 401

@@ -3,7 +3,7 @@ order, then live ones — after a clean close, after a dropped connection, and w
 
 import asyncio
 
-from tests.support import Client, fill_room, send_all, unique
+from tests.support import Client, fill_room, in_room, send_all, unique
 
 
 def seqs(frames):
@@ -11,12 +11,9 @@ def seqs(frames):
 
 
 async def test_reconnect_with_since_replays_exactly_the_missed_messages(shared_server, users):
-    (_, ta), (_, tb) = users[:2]
+    _, tb = users[1]
     room = unique("r")
-    a = await Client.connect(shared_server, ta)
-    b = await Client.connect(shared_server, tb)
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     await send_all(a, room, ["one", "two", "three"])
     seen = await b.messages(3, room)
     last = seen[-1]["seq"]
@@ -40,12 +37,9 @@ async def test_reconnect_with_since_replays_exactly_the_missed_messages(shared_s
 
 
 async def test_resume_after_a_dropped_connection(shared_server, users):
-    (_, ta), (_, tb) = users[:2]
+    _, tb = users[1]
     room = unique("r")
-    a = await Client.connect(shared_server, ta)
-    b = await Client.connect(shared_server, tb)
-    await a.join(room)
-    await b.join(room)
+    a, b = await in_room(shared_server, room, *users[:2])
     await a.say(room, "before the drop")
     (m,) = await b.messages(1, room)
     b.ws.transport.abort()
@@ -120,8 +114,7 @@ async def test_messages_sent_during_the_replay_are_neither_lost_nor_duplicated(s
 async def test_many_reconnects_while_messages_flow_lose_nothing(shared_server, users):
     """A client that keeps dropping and resuming from its last seen seq ends up with every message once."""
     room = unique("r")
-    sender = await Client.connect(shared_server, users[0][1])
-    await sender.join(room)
+    sender, = await in_room(shared_server, room, users[0])
     seen: list[int] = []
     for round_ in range(5):
         reader = await Client.connect(shared_server, users[1][1])
@@ -140,8 +133,7 @@ async def test_many_reconnects_while_messages_flow_lose_nothing(shared_server, u
 
 async def test_rejoin_with_since_on_the_same_connection(shared_server, users):
     room = unique("r")
-    a = await Client.connect(shared_server, users[0][1])
-    await a.join(room)
+    a, = await in_room(shared_server, room, users[0])
     await send_all(a, room, ["a", "b", "c"])
     await a.messages(3, room)
     await a.join(room, since=1)

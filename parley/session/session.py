@@ -39,6 +39,7 @@ from parley.store import Saved, StoreUnavailable
 log = logging.getLogger("parley.session")
 
 REPLAY_PAGE = 1000
+MAX_ROOMS = 100  # rooms one connection may be in at once
 TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dropped
 
 
@@ -184,53 +185,68 @@ class Session:
     def _join(self, frame: Join) -> None:
         if frame.room in self._catching_up:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"already joining {frame.room!r}", frame.ref)
+        if frame.room not in self.rooms and len(self.rooms) >= MAX_ROOMS:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"a connection may be in at most {MAX_ROOMS} rooms; "
+                                "leave one first", frame.ref)
         self.rooms.add(frame.room)
-        self._catching_up[frame.room] = CatchUp()
+        catch_up = self._catching_up[frame.room] = CatchUp()
         self.service.hub.join(self, frame.room)
-        self._spawn(self._catch_up(frame))
+        self._spawn(self._catch_up(frame, catch_up))
 
-    async def _catch_up(self, frame: Join) -> None:
+    def _still(self, room: str, catch_up: CatchUp) -> bool:
+        """Whether the join that owns `catch_up` is still the current one (not left, not joined again)."""
+        return not self.closed and self._catching_up.get(room) is catch_up
+
+    async def _catch_up(self, frame: Join, mine: CatchUp) -> None:
         """joined, then every stored message after `since`, then what arrived live meanwhile.
 
         Live delivery on this node may be behind the store (messages still on their way from a commit or
         from another node) or ahead of it. Hub.align lines it up with the replay; whatever lies between
         comes from the messages kept aside or from the store. The hand-over to live delivery happens with
         no await after the last check, so each message reaches this connection exactly once, in order.
+        A leave (and a new join) while this runs makes it stop: only the current join's task goes on.
         """
         room, store, hub = frame.room, self.service.store, self.service.hub
         try:
             last = await store.ensure_room(room)
             online = await self.service.broker.online(room, hub.online(room))
-            if self.closed or room not in self.rooms:
+            if not self._still(room, mine):
                 return
             self.sink.write(Outbound(encode(Joined(room=room, last_seq=last, online=online, ref=frame.ref))))
             done = frame.since if frame.since is not None else last
-            await self._replay(room, done, last)
+            await self._replay(room, done, last, mine)
             done = max(done, last)
             upto = await hub.align(room, last)
-            while upto > done and not self.closed and room in self.rooms:
+            while upto > done and self._still(room, mine):
                 if not self._from_backlog(room, done, upto):
-                    await self._replay(room, done, upto)
+                    await self._replay(room, done, upto, mine)
                 done = upto
                 upto = hub.delivered_seq(room)
         except StoreUnavailable:
-            self._error(ErrorCode.UNAVAILABLE, f"cannot join {room!r} now: storage unavailable", frame.ref)
-            self._drop_room(room)
+            if self._still(room, mine):
+                self._error(ErrorCode.UNAVAILABLE, f"cannot join {room!r} now: storage unavailable", frame.ref)
+                self._drop_room(room)
             return
-        catch_up = self._catching_up.pop(room, None)
-        if self.closed or room not in self.rooms or catch_up is None:
+        except Exception:
+            log.exception("joining %s for %s failed", room, self.user)
+            if self._still(room, mine):
+                self._error(ErrorCode.INTERNAL, f"cannot join {room!r}: internal error", frame.ref)
+                self._drop_room(room)
             return
-        for m, out in catch_up.pending:
+        if not self._still(room, mine):
+            return
+        del self._catching_up[room]
+        for m, out in mine.pending:
             if m.seq > done:
                 self.sink.write(out)
         hub.activate(self, room)
 
-    async def _replay(self, room: str, after: int, upto: int) -> None:
+    async def _replay(self, room: str, after: int, upto: int, mine: CatchUp) -> None:
         """Write the stored messages of `room` with after < seq <= upto, in pages."""
         store = self.service.store
         while after < upto:
             page = await store.messages_after(room, after, min(REPLAY_PAGE, upto - after))
-            if not page or self.closed or room not in self.rooms:
+            if not page or not self._still(room, mine):
                 return
             for m in page:
                 self.sink.write(Outbound(encode(m)))
@@ -266,6 +282,10 @@ class Session:
                                                             min(frame.limit, HISTORY_LIMIT_MAX))
         except StoreUnavailable:
             self._error(ErrorCode.UNAVAILABLE, "history unavailable: storage unavailable", frame.ref)
+            return
+        except Exception:
+            log.exception("history of %s for %s failed", frame.room, self.user)
+            self._error(ErrorCode.INTERNAL, "history unavailable: internal error", frame.ref)
             return
         if not self.closed:
             self.sink.write(Outbound(encode(HistoryPage(room=frame.room, messages=page, ref=frame.ref))))

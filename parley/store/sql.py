@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley.protocol.frames import Message
@@ -84,7 +85,7 @@ class SqlStore(Store):
                 yield conn
         except IntegrityError:
             raise
-        except (OperationalError, DBAPIError, OSError, ConnectionError) as exc:
+        except (OperationalError, DBAPIError, PoolTimeout, OSError, ConnectionError) as exc:
             first_line = (str(exc).splitlines() or [""])[0][:200]  # some errors (TimeoutError()) have no text
             raise StoreUnavailable(f"{type(exc).__name__}: {first_line}") from exc
 

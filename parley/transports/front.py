@@ -20,8 +20,11 @@ from parley.transports.websocket import origin_allowed
 Routes = dict[str, Callable[[asyncio.Transport, bytes], Any]]
 
 
+HEAD_TIMEOUT = 10.0  # seconds a new connection has to send its request head
+
+
 class FrontProtocol(asyncio.Protocol):
-    __slots__ = ("_buf", "_http", "_routes", "_settings", "_transport")
+    __slots__ = ("_buf", "_http", "_routes", "_settings", "_timer", "_transport")
 
     def __init__(self, http: Callable[[], asyncio.Protocol], routes: Routes, settings: Any) -> None:
         self._http = http
@@ -29,9 +32,17 @@ class FrontProtocol(asyncio.Protocol):
         self._settings = settings
         self._buf = b""
         self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        # a socket that never completes a request head would otherwise hold a file descriptor forever
+        self._timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT, transport.abort)  # type: ignore[attr-defined]
+
+    def _handed_over(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf + data if self._buf else data
@@ -48,12 +59,14 @@ class FrontProtocol(asyncio.Protocol):
             return
         transport = self._transport
         assert transport is not None
+        self._handed_over()
         transport.write(response_101(upgrade.key))
         route(transport, buf[upgrade.head_size:])
 
     def _to_http(self, buf: bytes) -> None:
         transport = self._transport
         assert transport is not None
+        self._handed_over()
         protocol = self._http()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
@@ -63,6 +76,7 @@ class FrontProtocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._handed_over()
         self._transport = None
 
 

@@ -35,6 +35,7 @@ log = logging.getLogger("parley.ws")
 
 PING = encode_frame(b"", OP_PING)
 SLOW_GRACE = 5.0  # seconds a connection may stay over max_pending before it is dropped
+HARD_LIMIT = 4  # unsent output over HARD_LIMIT x max_pending drops the connection at once
 CLOSE_TIMEOUT = 5.0  # seconds to wait for the peer's close frame after sending ours
 
 
@@ -165,21 +166,46 @@ class WsConnection(asyncio.Protocol):
             return
         transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
         buf.clear()
-        if transport.get_write_buffer_size() > self.settings.max_pending:
-            self.check_slow()
+        size = transport.get_write_buffer_size()
+        if size > self.settings.max_pending:
+            if size > HARD_LIMIT * self.settings.max_pending:
+                self._drop_slow(size)
+            else:
+                self.check_slow()
+
+    def discard(self) -> None:
+        self._buf.clear()
+        self.abort()
+
+    def pause_writing(self) -> None:
+        """The peer is not reading what we send: stop reading its requests until it catches up."""
+        if self._transport is not None:
+            self._transport.pause_reading()
+        self.check_slow()
+
+    def resume_writing(self) -> None:
+        self.over_since = 0.0
+        if self._transport is not None and not self.failed and not self._transport.is_reading():
+            self._transport.resume_reading()
 
     def check_slow(self) -> None:
-        """Over the cap: look again in SLOW_GRACE seconds, and drop the connection if it still is."""
+        """Over the cap: if it is still over, without a break, SLOW_GRACE seconds from now, drop it."""
         if not self.over_since:
-            self.over_since = time.monotonic()
-            asyncio.get_running_loop().call_later(SLOW_GRACE, self._recheck_slow)
+            stamp = self.over_since = time.monotonic()
+            asyncio.get_running_loop().call_later(SLOW_GRACE, self._recheck_slow, stamp)
 
-    def _recheck_slow(self) -> None:
+    def _recheck_slow(self, stamp: float) -> None:
         transport = self._transport
-        self.over_since = 0.0
-        if transport is None or transport.get_write_buffer_size() <= self.settings.max_pending:
-            return
-        log.warning("dropping slow consumer %s: %d bytes unsent", self.peer, transport.get_write_buffer_size())
+        if transport is None or self.over_since != stamp:
+            return  # gone, or it drained below the cap meanwhile (resume_writing)
+        size = transport.get_write_buffer_size()
+        if size > self.settings.max_pending:
+            self._drop_slow(size)
+        else:
+            self.over_since = 0.0
+
+    def _drop_slow(self, size: int) -> None:
+        log.warning("dropping slow consumer %s: %d bytes unsent", self.peer, size)
         self.registry.slow_drops += 1
         self.close_code = CloseCode.SLOW_CONSUMER
         self.abort()
@@ -301,6 +327,7 @@ def accept(transport: asyncio.Transport, tail: bytes, settings: Settings, regist
     peername = transport.get_extra_info("peername")
     peer = str(peername[0]) if peername else "?"
     conn = WsConnection(transport, settings, registry, peer, make_handler)
+    transport.set_write_buffer_limits(high=settings.max_pending)  # pause_writing/resume_writing around it
     transport.set_protocol(conn)
     registry.open[conn] = None
     registry.total += 1

@@ -5,12 +5,18 @@ the next iteration and writes each connection's frames with a single transport.w
 """
 
 import asyncio
+import logging
+
+log = logging.getLogger("parley.ws")
 
 
 class Flushable:
     __slots__ = ()
 
     def flush(self) -> None: ...
+
+    def discard(self) -> None:
+        """Drop what is queued (after flush failed)."""
 
 
 class Flusher:
@@ -31,7 +37,11 @@ class Flusher:
         dirty, self._dirty = self._dirty, []
         self._scheduled = False
         for conn in dirty:
-            conn.flush()
+            try:
+                conn.flush()
+            except Exception:  # one broken connection must not stall the others queued behind it
+                log.exception("writing to a connection failed")
+                conn.discard()
 
 
 _flushers: dict[asyncio.AbstractEventLoop, Flusher] = {}

@@ -35,20 +35,21 @@ def online_panel(page: Page):
     return page.get_by_role("complementary", name="Online")
 
 
-def sign_up(page: Page, server, username: str) -> None:
+def submit_account_form(page: Page, server, username: str, button: str) -> None:
+    """Open the client, fill in `username` and the test password, press `button` and wait until connected."""
     page.goto(server.url)
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Create account", exact=True).click()
+    page.get_by_role("button", name=button, exact=True).click()
     expect(connection(page)).to_have_text("Connected")
+
+
+def sign_up(page: Page, server, username: str) -> None:
+    submit_account_form(page, server, username, "Create account")
 
 
 def sign_in(page: Page, server, username: str) -> None:
-    page.goto(server.url)
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(connection(page)).to_have_text("Connected")
+    submit_account_form(page, server, username, "Sign in")
 
 
 def join(page: Page, room: str) -> None:

@@ -15,7 +15,6 @@ import contextlib
 import json
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -30,7 +29,7 @@ from typing import Any
 import websockets
 
 from tests.scale.services import require
-from tests.support import ServerProcess, free_port, http
+from tests.support import ServerProcess, free_port, http, kill_process, stop_process
 
 EXAMPLE_NGINX = Path(__file__).resolve().parents[2] / "examples" / "nginx.conf"
 
@@ -253,9 +252,7 @@ class RedisServer:
         return self
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        kill_process(self.proc)
 
 
 def wait_port(port: int, timeout: float) -> None:
@@ -402,13 +399,7 @@ class Nginx:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def errors(self) -> str:
         path = self.workdir / "error.log"

@@ -1,0 +1,47 @@
+"""Joining edge cases: a leave and a new join while the first join is still replaying, and the cap on
+rooms per connection. Each stored message must still arrive once, in order."""
+
+import json
+
+from tests.support import Client, register, unique
+
+
+async def test_join_leave_join_in_one_burst_replays_once(make_server):
+    server = make_server("--rate", "0")
+    room = unique("race")
+    _, token = register(server)
+    writer = await Client.connect(server, token)
+    await writer.join(room)
+    for i in range(30):
+        await writer.say(room, f"m{i}")
+    reader = await Client.connect(server, token)
+    # three frames in one go: the first join's replay is still running when the second join arrives
+    await reader.ws.send(json.dumps({"type": "join", "room": room, "since": 0}))
+    await reader.ws.send(json.dumps({"type": "leave", "room": room}))
+    await reader.ws.send(json.dumps({"type": "join", "room": room, "since": 0}))
+    await reader.expect("left", room=room)
+    got = await reader.messages(30, room=room)
+    assert [m["seq"] for m in got] == list(range(1, 31))
+    ack = await writer.say(room, "live")
+    live = await reader.messages(1, room=room)
+    assert [(m["seq"], m["text"]) for m in live] == [(ack["seq"], "live")]
+    extra = await reader.nothing(0.5, kind="message")
+    assert extra == []  # nothing replayed twice
+    await writer.close()
+    await reader.close()
+
+
+async def test_rooms_per_connection_are_capped(make_server):
+    server = make_server("--rate", "0")
+    _, token = register(server)
+    c = await Client.connect(server, token)
+    prefix = unique("cap")
+    for i in range(100):
+        await c.send({"type": "join", "room": f"{prefix}-{i}"})
+    await c.send({"type": "join", "room": f"{prefix}-over", "ref": "over"})
+    error = await c.expect("error", ref="over")
+    assert error["code"] == "bad_request" and "at most 100 rooms" in error["message"]
+    await c.send({"type": "leave", "room": f"{prefix}-0"})
+    await c.expect("left", room=f"{prefix}-0")
+    assert (await c.join(f"{prefix}-over"))["room"] == f"{prefix}-over"
+    await c.close()
