@@ -47,7 +47,7 @@ class ChatService:
         secret = await self.store.secret("token_secret", secrets.token_bytes(32))
         self.tokens = Tokens(secret, self.settings.token_ttl)
         self.hub.fill_gap = self._fill_gap
-        self.hub.room_heads = self._room_heads
+        self.hub.room_heads = self.store.room_heads
         self.hub.on_presence = self.broker.publish_presence
         await self.broker.start(self.hub)
         self.committer.start()
@@ -59,14 +59,6 @@ class ChatService:
 
     async def _fill_gap(self, room: str, after: int, upto: int) -> list:
         return await self.store.messages_after(room, after, upto - after)
-
-    async def _room_heads(self, names: list[str]) -> dict[str, int]:
-        """Last stored seq of each named room: one query where the store offers it (PostgreSQL)."""
-        heads = getattr(self.store, "room_heads", None)
-        if heads is not None:
-            return await heads(names)
-        wanted = set(names)
-        return {r.name: r.last_seq for r in await self.store.rooms() if r.name in wanted}
 
     # accounts -------------------------------------------------------------------------------------
 

@@ -86,6 +86,11 @@ class Store(ABC):
     @abstractmethod
     async def rooms(self) -> list[RoomInfo]: ...
 
+    async def room_heads(self, names: list[str]) -> dict[str, int]:
+        """The last stored seq of each named room that exists (backends may answer in one query)."""
+        wanted = set(names)
+        return {r.name: r.last_seq for r in await self.rooms() if r.name in wanted}
+
     @abstractmethod
     async def save_messages(self, batch: list[NewMessage]) -> list[Saved]:
         """Store a batch in ONE transaction, in order, one Saved per item.

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import quoted_name, select, text
+from sqlalchemy import quoted_name, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -103,13 +103,3 @@ class PostgresStore(SqlStore):
                 if attempt == 2 or sqlstate not in RETRY_SQLSTATES:
                     raise
         raise AssertionError("unreachable")
-
-    async def room_heads(self, names: list[str]) -> dict[str, int]:
-        """The last seq of each named room that exists, in one query per 5,000 names."""
-        heads: dict[str, int] = {}
-        async with self._begin() as conn:
-            for start in range(0, len(names), 5000):
-                rows = await conn.execute(select(rooms.c.name, rooms.c.last_seq)
-                                          .where(rooms.c.name.in_(names[start:start + 5000])))
-                heads.update((name, last) for name, last in rows)
-        return heads
