@@ -229,9 +229,6 @@ class WsConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    @property
-    def is_open(self) -> bool:
-        return self._transport is not None
 
 
 class Connections:
