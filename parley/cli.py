@@ -1,12 +1,26 @@
 """The `parley` command: serve, manage users, benchmark a running server."""
 
 import asyncio
+import dataclasses
 import logging
 import sys
+from typing import Any
 
 import click
 
 from parley.config import Settings, redact
+
+
+def _default(name: str) -> Any:
+    """The default of `Settings.<name>`: option defaults live in parley/config.py only, so --help shows them."""
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            raise LookupError(f"Settings.{name} has no default")
+    raise LookupError(f"Settings has no field {name!r}")
 
 
 @click.group()
@@ -44,37 +58,46 @@ def _check_workers(settings: Settings) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="PARLEY_HOST")
-@click.option("--port", default=8080, show_default=True, type=int, envvar="PARLEY_PORT")
-@click.option("--db", default="sqlite:///parley.db", show_default=True, envvar="PARLEY_DB",
+@click.option("--host", default=_default("host"), show_default=True, envvar="PARLEY_HOST")
+@click.option("--port", default=_default("port"), show_default=True, type=int, envvar="PARLEY_PORT")
+@click.option("--db", default=_default("db"), show_default=True, envvar="PARLEY_DB",
               help="sqlite:///path.db or postgresql://user@host/db")
-@click.option("--broker", default="memory://", show_default=True, envvar="PARLEY_BROKER",
+@click.option("--broker", default=_default("broker"), show_default=True, envvar="PARLEY_BROKER",
               help="memory:// (one process) or redis://host:6379/0")
-@click.option("--tls-cert", envvar="PARLEY_TLS_CERT", type=click.Path(exists=True, dir_okay=False),
+@click.option("--tls-cert", default=_default("tls_cert"), envvar="PARLEY_TLS_CERT",
+              type=click.Path(exists=True, dir_okay=False),
               help="PEM certificate: serve https and wss")
-@click.option("--tls-key", envvar="PARLEY_TLS_KEY", type=click.Path(exists=True, dir_okay=False))
-@click.option("--allowed-origin", "allowed_origins", multiple=True, envvar="PARLEY_ALLOWED_ORIGIN",
+@click.option("--tls-key", default=_default("tls_key"), envvar="PARLEY_TLS_KEY",
+              type=click.Path(exists=True, dir_okay=False))
+@click.option("--allowed-origin", "allowed_origins", multiple=True, default=_default("allowed_origins"),
+              envvar="PARLEY_ALLOWED_ORIGIN",
               help="browser Origin allowed to open WebSockets (repeatable; '*' for any); default: own origin")
-@click.option("--log-level", default="info", show_default=True, envvar="PARLEY_LOG_LEVEL",
+@click.option("--log-level", default=_default("log_level"), show_default=True, envvar="PARLEY_LOG_LEVEL",
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
-@click.option("--heartbeat", default=20.0, show_default=True, type=float, envvar="PARLEY_HEARTBEAT",
+@click.option("--heartbeat", default=_default("heartbeat"), show_default=True, type=float,
+              envvar="PARLEY_HEARTBEAT",
               help="seconds between pings; two missed pongs drop the peer")
-@click.option("--auth-timeout", default=10.0, show_default=True, type=float, envvar="PARLEY_AUTH_TIMEOUT",
+@click.option("--auth-timeout", default=_default("auth_timeout"), show_default=True, type=float,
+              envvar="PARLEY_AUTH_TIMEOUT",
               help="seconds a new WebSocket has to send auth (close 4401 after)")
-@click.option("--max-frame", default=64 * 1024, show_default=True, type=int, envvar="PARLEY_MAX_FRAME",
+@click.option("--max-frame", default=_default("max_frame"), show_default=True, type=int,
+              envvar="PARLEY_MAX_FRAME",
               help="largest client frame in bytes (close 1009 above)")
-@click.option("--max-text", default=4000, show_default=True, type=int, envvar="PARLEY_MAX_TEXT",
+@click.option("--max-text", default=_default("max_text"), show_default=True, type=int, envvar="PARLEY_MAX_TEXT",
               help="longest message text in characters")
-@click.option("--max-pending", default=4 * 1024 * 1024, show_default=True, type=int, envvar="PARLEY_MAX_PENDING",
+@click.option("--max-pending", default=_default("max_pending"), show_default=True, type=int,
+              envvar="PARLEY_MAX_PENDING",
               help="bytes of unsent output a connection may hold; over it for 5 s, it is dropped (close 4408)")
-@click.option("--rate", default=20.0, show_default=True, type=float, envvar="PARLEY_RATE",
+@click.option("--rate", default=_default("rate"), show_default=True, type=float, envvar="PARLEY_RATE",
               help="messages per second per connection; 0 disables the limit")
-@click.option("--burst", default=40, show_default=True, type=int, envvar="PARLEY_BURST")
-@click.option("--token-ttl", default=7 * 24 * 3600, show_default=True, type=int, envvar="PARLEY_TOKEN_TTL",
+@click.option("--burst", default=_default("burst"), show_default=True, type=int, envvar="PARLEY_BURST")
+@click.option("--token-ttl", default=_default("token_ttl"), show_default=True, type=int,
+              envvar="PARLEY_TOKEN_TTL",
               help="seconds a login token stays valid")
-@click.option("--echo-path", default=None, envvar="PARLEY_ECHO_PATH",
+@click.option("--echo-path", default=_default("echo_path"), envvar="PARLEY_ECHO_PATH",
               help="also serve an echo WebSocket at this path (conformance tests)")
-@click.option("--workers", default=1, show_default=True, type=int, envvar="PARLEY_WORKERS",
+@click.option("--workers", default=_default("workers"), show_default=True, type=int,
+              envvar="PARLEY_WORKERS",
               help="processes sharing the port (needs PostgreSQL and Redis)")
 def serve(**options: object) -> None:
     """Run the chat server."""
@@ -104,7 +127,7 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--db", default="sqlite:///parley.db", show_default=True, envvar="PARLEY_DB")
+@click.option("--db", default=_default("db"), show_default=True, envvar="PARLEY_DB")
 @click.option("--password", envvar="PARLEY_PASSWORD", help="default: prompt, or read one line from stdin")
 def user_add(name: str, db: str, password: str | None) -> None:
     """Create user NAME (password from a prompt, or from stdin when it is not a terminal)."""
@@ -117,11 +140,11 @@ def user_add(name: str, db: str, password: str | None) -> None:
 
     async def add() -> str:
         service = ChatService(Settings(db=db))
-        await service.store.open()
+        await service.open_store()
         try:
             return await service.create_user(name, password)
         finally:
-            await service.store.close()
+            await service.close_store()
 
     try:
         created = asyncio.run(add())

@@ -14,13 +14,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.api import SERVICE, add_routes, unavailable_middleware
+from parley.api import SERVICE, add_routes, error_middleware
 from parley.config import Settings, redact
 from parley.metrics import render
 from parley.service import ChatService
 from parley.session import Session
+from parley.transports.connections import Connections
+from parley.transports.echo import Echo
 from parley.transports.front import FrontSite, Routes
-from parley.transports.websocket import Connections, Echo, WsConnection, accept, serve_websocket
+from parley.transports.upgrade import serve_websocket
+from parley.transports.websocket import WsConnection, accept
 
 log = logging.getLogger("parley")
 
@@ -31,8 +34,8 @@ WEB_DIR = Path(str(resources.files("parley") / "web"))
 
 def build_app(settings: Settings, service: ChatService | None = None) -> web.Application:
     service = service or ChatService(settings)
-    connections = Connections(settings)
-    app = web.Application(middlewares=[unavailable_middleware], client_max_size=1024 * 1024)
+    connections = Connections(settings.heartbeat)
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[SERVICE] = service
     app[CONNECTIONS] = connections
 
@@ -90,7 +93,7 @@ def _chat_session(service: ChatService, conn: WsConnection) -> Session:
     timeout = service.settings.auth_timeout
 
     def expire() -> None:
-        if session.user is None and not session.closed:
+        if not session.user and not session.closed:
             session.handle_timeout()
 
     asyncio.get_running_loop().call_later(timeout, expire)

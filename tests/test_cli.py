@@ -2,12 +2,15 @@
 SQLite file in the working directory, path printed), flags and their PARLEY_<NAME> environment variables,
 TLS (https and wss), and one log line per connection open and close."""
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from http.client import HTTPException
@@ -15,6 +18,7 @@ from http.client import HTTPException
 import pytest
 import websockets
 
+from parley.config import Settings
 from tests.support import PASSWORD, Client, free_port, http, login, register, unique
 
 
@@ -58,6 +62,112 @@ def test_serve_help_lists_the_contract_flags():
     for flag in ("--host", "--port", "--db", "--tls-cert", "--tls-key", "--allowed-origin", "--log-level",
                  "--heartbeat", "--auth-timeout", "--max-frame", "--max-text", "--rate", "--burst", "--token-ttl"):
         assert flag in result.stdout, flag
+
+
+def help_blocks(text: str) -> dict[str, str]:
+    """`--flag` -> its --help entry (type, help and [default: ...]), wrapped lines joined by single spaces."""
+    blocks: dict[str, str] = {}
+    flag = None
+    for line in text.splitlines():
+        m = re.match(r"  (--[a-z][a-z0-9-]*)", line)
+        if m:
+            flag = m.group(1)
+            blocks[flag] = line[m.end():]
+        elif flag is not None and line.startswith("   "):
+            blocks[flag] += " " + line
+        else:
+            flag = None
+    return {k: " ".join(v.split()) for k, v in blocks.items()}
+
+
+def cli_help(*command: str, program: str | None = None) -> dict[str, str]:
+    """`parley <command> --help` (or `python -c <program> <command> --help`), no PARLEY_* variables, by flag."""
+    start = ["-c", program] if program else ["-m", "parley"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    result = subprocess.run([sys.executable, *start, *command, "--help"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    return help_blocks(result.stdout)
+
+
+def settings_defaults() -> dict[str, object]:
+    """Settings fields -> their default (fields with a default_factory: what it makes)."""
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(Settings):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def test_every_setting_is_a_serve_option_whose_default_is_the_settings_default():
+    from parley.cli import serve, user_add
+
+    options = {p.name: p for p in serve.params}
+    assert set(options) == {f.name for f in dataclasses.fields(Settings)}
+    for name, default in settings_defaults().items():
+        got = options[name].default
+        assert (list(got) if isinstance(got, tuple | list) else got) == default, name
+    db = next(p for p in user_add.params if p.name == "db")
+    assert db.default == Settings().db
+
+
+def test_serve_help_shows_each_settings_default():
+    """--help shows exactly the Settings defaults: a default hard-coded in cli.py that differs shows up here."""
+    from parley.cli import serve
+
+    blocks = cli_help("serve")
+    flags = {p.name: p.opts[0] for p in serve.params}
+    shown = 0
+    for name, default in settings_defaults().items():
+        block = blocks[flags[name]]
+        if default is None or default == []:
+            assert "[default:" not in block, (flags[name], block)
+            continue
+        assert f"[default: {default}]" in block, (flags[name], default, block)
+        shown += 1
+    assert shown >= 14  # host, port, db, broker, log-level, heartbeat, ... workers
+    assert f"[default: {Settings().db}]" in cli_help("user", "add")["--db"]
+
+
+CHANGED_DEFAULTS = textwrap.dedent("""
+    import dataclasses, sys
+    from parley.config import Settings
+    # give every scalar setting a default nobody would type, before parley.cli reads them
+    for i, f in enumerate(dataclasses.fields(Settings)):
+        if isinstance(f.default, bool) or f.default is None or f.default is dataclasses.MISSING:
+            continue
+        if isinstance(f.default, int):
+            f.default = 10007 + i
+        elif isinstance(f.default, float):
+            f.default = 0.25 + i
+        elif isinstance(f.default, str):
+            f.default = f"changed-{i}"
+    from parley.cli import main
+    main(sys.argv[1:], prog_name="parley")
+""")
+
+
+def test_cli_defaults_follow_a_changed_settings_default():
+    """Changing a default in config.py changes `serve` and `user add` (and their --help): no second copy."""
+    serve_help = cli_help("serve", program=CHANGED_DEFAULTS)
+    expected = {}
+    for i, f in enumerate(dataclasses.fields(Settings)):
+        if isinstance(f.default, bool) or f.default is None or f.default is dataclasses.MISSING:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, int):
+            expected[flag] = str(10007 + i)
+        elif isinstance(f.default, float):
+            expected[flag] = str(0.25 + i)
+        elif isinstance(f.default, str):
+            expected[flag] = f"changed-{i}"
+    assert len(expected) >= 14
+    for flag, value in expected.items():
+        assert f"[default: {value}]" in serve_help[flag], (flag, value, serve_help[flag])
+    db = expected["--db"]
+    assert f"[default: {db}]" in cli_help("user", "add", program=CHANGED_DEFAULTS)["--db"]
 
 
 def test_user_add_with_the_password_on_stdin_creates_a_user_who_can_log_in(shared_server, shared_db_url):

@@ -7,9 +7,9 @@ import msgspec
 from aiohttp import web
 
 from parley.auth import InvalidToken
-from parley.protocol import encode
+from parley.protocol import ErrorCode, encode
 from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_CLIENT_ID, MAX_SEQ, valid_room
-from parley.service import AccountError, ChatService
+from parley.service import AccountError, ChatService, Refused
 from parley.store import StoreUnavailable
 
 SERVICE = web.AppKey("service", ChatService)
@@ -20,8 +20,9 @@ def _json(body: object, status: int = 200) -> web.Response:
 
 
 def _fail(status: int, code: str, message: str) -> web.HTTPException:
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 404: web.HTTPNotFound, 409: web.HTTPConflict,
-           413: web.HTTPRequestEntityTooLarge, 503: web.HTTPServiceUnavailable}[status]
+    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
+           409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge, 429: web.HTTPTooManyRequests,
+           503: web.HTTPServiceUnavailable}[status]
     extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return cls(body=encode({"error": code, "message": message}), content_type="application/json", headers=extra)
 
@@ -87,25 +88,24 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    _user(request)
-    rooms = await request.app[SERVICE].store.rooms()
+    rooms = await request.app[SERVICE].rooms(_user(request))
     return _json({"rooms": [{"name": r.name, "last_seq": r.last_seq} for r in rooms]})
 
 
 async def room_messages(request: web.Request) -> web.Response:
-    _user(request)
+    user = _user(request)
     room = _room(request)
-    store = request.app[SERVICE].store
+    service = request.app[SERVICE]
     limit = min(_int(request, "limit", HISTORY_LIMIT_DEFAULT, 1) or 1, HISTORY_LIMIT_MAX)
     after = _int(request, "after", None, 0)
     before = _int(request, "before", None, 0)
     if after is not None and before is not None:
         raise _fail(400, "bad_request", "give after or before, not both")
     if after is not None:
-        messages = await store.messages_after(room, after, limit)
+        events = await service.events_after(user, room, after, limit)
     else:
-        messages = await store.messages_before(room, before, limit)
-    return _json({"messages": messages})
+        events = await service.history(user, room, before, limit)
+    return _json({"messages": events})
 
 
 async def post_message(request: web.Request) -> web.Response:
@@ -116,24 +116,30 @@ async def post_message(request: web.Request) -> web.Response:
     text, client_id = body.get("text"), body.get("client_id")
     if not isinstance(text, str) or not text:
         raise _fail(400, "bad_request", "text must be a non-empty string")
-    if len(text) > service.settings.max_text:
-        raise _fail(400, "too_long", f"text is longer than {service.settings.max_text} characters")
     if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID):
         raise _fail(400, "bad_request", "client_id must be a string of 1-128 characters")
-    saved = await service.post_wait(room, user, text, client_id)
-    return _json(saved.message, status=200 if saved.duplicate else 201)
+    saved = await service.post_wait(user, room, text, client_id)
+    return _json(saved.event, status=200 if saved.duplicate else 201)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    await request.app[SERVICE].store.ping()
+    await request.app[SERVICE].health()
     return _json({"status": "ok", "pid": os.getpid()})  # pid: which process answered (--workers)
 
 
+# the HTTP status of each error code the service refuses with
+_STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.TOO_LONG: 400, ErrorCode.NOT_FOUND: 404,
+           ErrorCode.RATE_LIMITED: 429, ErrorCode.UNAVAILABLE: 503}
+
+
 @web.middleware
-async def unavailable_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """A store outage answers 503 {"error":"unavailable"} instead of a stack trace."""
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """What the service refuses answers with its code and a matching status; a store outage answers
+    503 {"error":"unavailable"} instead of a stack trace."""
     try:
         return await handler(request)
+    except Refused as exc:
+        raise _fail(_STATUS.get(exc.code, 403), exc.code.value, exc.message) from None
     except StoreUnavailable as exc:
         raise _fail(503, "unavailable", f"storage unavailable: {exc}") from None
 

@@ -129,15 +129,17 @@ class Bench:
         sem = asyncio.Semaphore(ACCOUNT_CONCURRENCY)
         timeout = aiohttp.ClientTimeout(total=opts.timeout)
 
+        http_ssl = self.ssl if self.ssl is not None else True  # aiohttp: True is its default TLS handling
+
         async def one(session: aiohttp.ClientSession, i: int) -> None:
             nonlocal made
             body = {"username": opts.username(i), "password": opts.password}
             async with sem:
                 try:
-                    async with session.post(f"{opts.http_base}/api/register", json=body, ssl=self.ssl) as resp:
+                    async with session.post(f"{opts.http_base}/api/register", json=body, ssl=http_ssl) as resp:
                         status, answer = resp.status, await resp.text()
                     if status == 409:
-                        async with session.post(f"{opts.http_base}/api/login", json=body, ssl=self.ssl) as resp:
+                        async with session.post(f"{opts.http_base}/api/login", json=body, ssl=http_ssl) as resp:
                             status, answer = resp.status, await resp.text()
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                     raise BenchError(f"cannot reach {opts.http_base}/api/register: {exc}") from None

@@ -1,6 +1,6 @@
 """Fan-out between nodes behind one interface (base.Broker); the backend is chosen by the --broker URL."""
 
-from parley.broker.base import Broker
+from parley.broker.base import Broker, BrokerEvents
 
 
 def broker_for_url(url: str) -> Broker:
@@ -16,4 +16,4 @@ def broker_for_url(url: str) -> Broker:
     raise ValueError(f"unsupported --broker URL {url!r}: use memory:// or redis://host:6379/0")
 
 
-__all__ = ["Broker", "broker_for_url"]
+__all__ = ["Broker", "BrokerEvents", "broker_for_url"]

@@ -1,36 +1,55 @@
-"""The Broker interface: how events reach the rooms' members on every node (this one included).
+"""The Broker interface: how room events, typing and presence reach the members on every node.
 
-Chosen by URL: memory:// (one process) or redis://host:port/db (many processes and machines).
+A broker carries events between nodes and nothing else: it calls back into the node through
+`BrokerEvents` (the hub implements it) and never reaches into the hub's rooms. Ordering, gap repair and
+presence merging sit above it (hub/repair.py, hub/presence.py). Chosen by URL: memory:// (one process)
+or redis://host:port/db (many processes and machines).
 """
 
 from abc import ABC, abstractmethod
+from typing import Protocol
 
-from parley.hub import Hub
-from parley.protocol.frames import Message
+from parley.protocol.events import RoomEvent
+
+
+class BrokerEvents(Protocol):
+    """What a broker delivers into its node."""
+
+    def on_event(self, room: str, data: bytes, event: RoomEvent | None = None) -> None:
+        """A stored event of `room`, encoded (`data`); `event` is the decoded event when the publisher has
+        it at hand (this node), else the receiver decodes `data` only if it has members in `room`."""
+
+    def on_typing(self, room: str, user: str) -> None: ...
+
+    def on_presence(self, node: str, room: str, user: str, online: bool) -> None:
+        """Another node's presence change for `user` in `room`."""
+
+    def on_head(self, room: str, seq: int) -> None:
+        """Another node stored `room` up to `seq` but may not have published all of it: fetch from the store."""
+
+    async def on_connected(self) -> None:
+        """The broker (re)connected; events published meanwhile may be lost."""
+
+    async def on_tick(self) -> None:
+        """Periodic upkeep, every `interval` seconds of a broker that spans nodes."""
 
 
 class Broker(ABC):
     url: str
+    node: str = "local"  # this node's id among those sharing the broker
+    spans_nodes = False  # True: other processes share it (cross-node presence and repair apply)
 
     @abstractmethod
-    async def start(self, hub: Hub) -> None:
-        """Begin delivering events from every node into `hub`."""
+    async def start(self, events: BrokerEvents) -> None:
+        """Begin delivering events from every node into `events`."""
 
     @abstractmethod
     async def close(self) -> None: ...
 
     @abstractmethod
-    def publish_message(self, message: Message, data: bytes) -> None:
-        """A message that is now stored; `data` is its encoded `message` frame. Delivers on this node too."""
+    def publish_event(self, event: RoomEvent, data: bytes) -> None:
+        """A room event that is now stored; `data` is its encoded frame. Delivers on this node too."""
 
     @abstractmethod
     def publish_typing(self, room: str, user: str) -> None:
         """A typing event; delivers on this node too."""
-
-    @abstractmethod
-    def publish_presence(self, room: str, user: str, online: bool) -> None:
-        """This node's presence change for `user` in `room` (already delivered on this node)."""
-
-    async def online(self, room: str, local: list[str]) -> list[str]:
-        """Users online in `room` on any node, given those online here."""
-        return local

@@ -1,29 +1,25 @@
-"""The in-process broker: one node, so publishing is delivering straight into the hub."""
+"""The in-process broker: one node, so publishing is delivering straight back into the node."""
 
-from parley.broker.base import Broker
-from parley.hub import Hub
-from parley.protocol.frames import Message
+from parley.broker.base import Broker, BrokerEvents
+from parley.protocol.events import RoomEvent
 
 
 class MemoryBroker(Broker):
     url = "memory://"
 
     def __init__(self) -> None:
-        self.hub: Hub | None = None
+        self.events: BrokerEvents | None = None
 
-    async def start(self, hub: Hub) -> None:
-        self.hub = hub
+    async def start(self, events: BrokerEvents) -> None:
+        self.events = events
 
     async def close(self) -> None:
-        self.hub = None
+        self.events = None
 
-    def publish_message(self, message: Message, data: bytes) -> None:
-        if self.hub is not None:
-            self.hub.deliver_message(message, data)
+    def publish_event(self, event: RoomEvent, data: bytes) -> None:
+        if self.events is not None:
+            self.events.on_event(event.room, data, event)
 
     def publish_typing(self, room: str, user: str) -> None:
-        if self.hub is not None:
-            self.hub.deliver_typing(room, user)
-
-    def publish_presence(self, room: str, user: str, online: bool) -> None:
-        pass  # the hub has told this node's members; there are no others
+        if self.events is not None:
+            self.events.on_typing(room, user)

@@ -1,35 +1,22 @@
-"""A room's live state on this node: who is connected, who is catching up, and the last seq delivered."""
+"""A room's live state on this node: who is connected, who is catching up, and how far delivery has got."""
 
 from parley.hub.member import Member
 
 
-class _KnownZero(int):
-    """A 0 that is true. A fresh Room's plain 0 means "not known yet" (the hub's gap check, `room.last_seq
-    and ...`, stays off while the first joiner reads the store); KNOWN_ZERO means "nothing stored before:
-    the next message must be seq 1", so a seq 2 arriving first (seq 1 still in flight from another node) is
-    held and filled from the store like any other gap. Set by Hub.align; arithmetic gives plain ints."""
-
-    __slots__ = ()
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __repr__(self) -> str:
-        return "KNOWN_ZERO"
-
-
-KNOWN_ZERO = _KnownZero(0)
-
-
 class Room:
-    __slots__ = ("last_seq", "members", "name", "syncing", "users")
+    __slots__ = ("known", "last_seq", "members", "name", "syncing", "users")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.members: dict[Member, None] = {}  # insertion-ordered set of caught-up connections
-        self.syncing: dict[Member, None] = {}  # joined, still receiving stored messages
+        self.syncing: dict[Member, None] = {}  # joined, still receiving stored events
         self.users: dict[str, int] = {}  # user -> connections in the room (presence)
-        self.last_seq: int = 0  # highest seq delivered live on this node (0: not known yet; see KNOWN_ZERO)
+        self.last_seq = 0  # highest seq delivered live on this node
+        # Whether last_seq is where the room's log stands for this node. A fresh room does not know yet
+        # (the first joiner is still reading the store), so the gap check stays off; once known, the
+        # next event must be last_seq + 1 (even when that is seq 1), and anything further ahead is held
+        # and filled from the store. Set by the first fan-out or by Hub.align.
+        self.known = False
 
     def empty(self) -> bool:
         return not self.members and not self.syncing

@@ -5,6 +5,6 @@ Nothing in this package does I/O or touches asyncio; transports feed it bytes an
 
 from parley.protocol.codec import ProtocolError, decode_client_frame, encode
 from parley.protocol.codes import CloseCode, ErrorCode
-from parley.protocol.wsframe import Outbound
+from parley.protocol.outbound import Outbound
 
 __all__ = ["CloseCode", "ErrorCode", "Outbound", "ProtocolError", "decode_client_frame", "encode"]

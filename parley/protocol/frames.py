@@ -4,7 +4,7 @@ Client frames form one tagged union on "type"; server frames are encoded with th
 See docs/protocol.md for the prose reference.
 """
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -20,42 +20,42 @@ class _Client(msgspec.Struct, tag_field="type", frozen=True):
     pass
 
 
-class Auth(_Client, tag="auth"):
+class Auth(_Client, tag="auth", frozen=True):
     token: str
     ref: Ref = None
 
 
-class Join(_Client, tag="join"):
+class Join(_Client, tag="join", frozen=True):
     room: Room
     since: Seq | None = None
     ref: Ref = None
 
 
-class Leave(_Client, tag="leave"):
+class Leave(_Client, tag="leave", frozen=True):
     room: Room
     ref: Ref = None
 
 
-class Send(_Client, tag="send"):
+class Send(_Client, tag="send", frozen=True):
     room: Room
     text: str
     client_id: ClientId | None = None
     ref: Ref = None
 
 
-class History(_Client, tag="history"):
+class History(_Client, tag="history", frozen=True):
     room: Room
     before: Seq | None = None
     limit: Annotated[int, msgspec.Meta(ge=1)] = HISTORY_LIMIT_MAX
     ref: Ref = None
 
 
-class Typing(_Client, tag="typing"):
+class Typing(_Client, tag="typing", frozen=True):
     room: Room
     ref: Ref = None
 
 
-class Ping(_Client, tag="ping"):
+class Ping(_Client, tag="ping", frozen=True):
     """Application-level keepalive for clients that cannot send WebSocket pings (browsers)."""
 
     ref: Ref = None
@@ -98,8 +98,12 @@ class Ack(_Server, tag="ack"):
 
 
 class Message(_Server, tag="message", rename={"sender": "from"}):
-    """A stored chat message; `ts` is Unix time in milliseconds, assigned by the server."""
+    """A stored chat message; `ts` is Unix time in milliseconds, assigned by the server.
 
+    The first kind of room event (protocol/events.py): `room` and `seq` place it in the room's log.
+    """
+
+    kind: ClassVar[str] = "message"
     room: str
     seq: int
     sender: str

@@ -1,9 +1,9 @@
-"""RFC 6455 server-side frame encoding (unmasked, unfragmented) and close-code rules; pure functions.
-
-The write path builds a frame once and hands the same bytes to every member of a room.
-"""
+"""RFC 6455 server-side frame encoding (unmasked, unfragmented) and close-code rules; pure functions."""
 
 import struct
+
+__all__ = ["OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "close_payload", "encode_frame",
+           "mask_in_place", "valid_close_code"]
 
 try:  # aiohttp's C masking routine; a big-integer XOR does the same where it is missing
     from aiohttp._websocket.helpers import websocket_mask as mask_in_place
@@ -45,20 +45,3 @@ def valid_close_code(code: int) -> bool:
     if 3000 <= code <= 4999:
         return True
     return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014)
-
-
-class Outbound:
-    """An encoded server frame; the WebSocket framing is built at most once however many get it."""
-
-    __slots__ = ("_ws", "data")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self._ws: bytes | None = None
-
-    @property
-    def ws(self) -> bytes:
-        frame = self._ws
-        if frame is None:
-            frame = self._ws = encode_frame(self.data)
-        return frame

@@ -144,7 +144,7 @@ class FrameParser:
         self._parts, self._op, self._size, self._decoder = [], -1, 0, None
         if kind == OP_TEXT:
             return (OP_TEXT, "".join(parts))  # type: ignore[arg-type]
-        return (OP_BINARY, b"".join(parts))  # type: ignore[arg-type]
+        return (OP_BINARY, b"".join(parts))
 
     @staticmethod
     def _control(op: int, payload: bytearray) -> Event:

@@ -1,4 +1,4 @@
-"""The Store interface: everything Parley keeps (users, rooms, messages, the token secret).
+"""The Store interface: everything Parley keeps (users, rooms, each room's event log, the token secret).
 
 Implementations (SQLite, PostgreSQL) live beside this file and are chosen by URL in `open_store`.
 """
@@ -6,7 +6,7 @@ Implementations (SQLite, PostgreSQL) live beside this file and are chosen by URL
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from parley.protocol.frames import Message
+from parley.protocol.events import EventKind, RoomEvent
 
 
 class StoreError(Exception):
@@ -29,20 +29,23 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
-class NewMessage:
-    """A message to store; the store assigns seq and ts."""
+class NewEvent:
+    """An event to append to a room's log; the store assigns seq and ts. (sender, client_id) is its
+    idempotency key: an event whose key is already stored is not stored again."""
 
     room: str
     sender: str
     text: str
     client_id: str
+    kind: str = EventKind.MESSAGE
+    data: str | None = None  # kind-specific fields, JSON
 
 
 @dataclass(frozen=True, slots=True)
 class Saved:
-    """The outcome of one NewMessage: the stored message, and whether it had been stored before."""
+    """The outcome of one NewEvent: the stored event, and whether it had been stored before."""
 
-    message: Message
+    event: RoomEvent
     duplicate: bool
 
 
@@ -92,18 +95,18 @@ class Store(ABC):
         return {r.name: r.last_seq for r in await self.rooms() if r.name in wanted}
 
     @abstractmethod
-    async def save_messages(self, batch: list[NewMessage]) -> list[Saved]:
-        """Store a batch in ONE transaction, in order, one Saved per item.
+    async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
+        """Append a batch to the rooms' logs in ONE transaction, in order, one Saved per item.
 
-        seq is assigned inside the transaction: per room, from last_seq + 1, gap-free. An item whose
-        (sender, client_id) is already stored, or appears earlier in the batch, is a duplicate: the
-        earlier message is returned and nothing new is stored.
+        seq is assigned inside the transaction: per room, from last_seq + 1, gap-free, whatever the
+        event's kind. An item whose (sender, client_id) is already stored, or appears earlier in the batch,
+        is a duplicate: the earlier event is returned and nothing new is stored.
         """
 
     @abstractmethod
-    async def messages_after(self, room: str, after: int, limit: int) -> list[Message]:
-        """Messages of `room` with seq > after, oldest first, at most `limit`."""
+    async def events_after(self, room: str, after: int, limit: int) -> list[RoomEvent]:
+        """Events of `room` with seq > after, oldest first, at most `limit`."""
 
     @abstractmethod
-    async def messages_before(self, room: str, before: int | None, limit: int) -> list[Message]:
-        """The latest `limit` messages of `room` with seq < before (or the latest), oldest first."""
+    async def events_before(self, room: str, before: int | None, limit: int) -> list[RoomEvent]:
+        """The latest `limit` events of `room` with seq < before (or the latest), oldest first."""

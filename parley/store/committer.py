@@ -1,4 +1,4 @@
-"""Group commit: messages submitted while a transaction is in flight are stored together in the next one.
+"""Group commit: room events submitted while a transaction is in flight are stored together in the next one.
 
 One writer task per process drains the queue; each item carries a callback instead of a future, so a
 send costs no extra task or future on the hot path.
@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from parley.store.base import NewMessage, Saved, Store, StoreUnavailable
+from parley.store.base import NewEvent, Saved, Store, StoreUnavailable
 
 log = logging.getLogger("parley.store")
 
@@ -19,7 +19,7 @@ class GroupCommitter:
     def __init__(self, store: Store, max_batch: int = 1000) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._queue: list[tuple[NewMessage, Done]] = []
+        self._queue: list[tuple[NewEvent, Done]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -38,8 +38,8 @@ class GroupCommitter:
             await self._task
             self._task = None
 
-    def submit(self, message: NewMessage, done: Done) -> None:
-        self._queue.append((message, done))
+    def submit(self, event: NewEvent, done: Done) -> None:
+        self._queue.append((event, done))
         self._wake.set()
 
     async def _run(self) -> None:
@@ -50,23 +50,20 @@ class GroupCommitter:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
                 await self._commit(batch)
 
-    async def _commit(self, items: list[tuple[NewMessage, Done]]) -> None:
+    async def _commit(self, items: list[tuple[NewEvent, Done]]) -> None:
         try:
-            results = await self.store.save_messages([m for m, _ in items])
+            results: list[Saved | None] = list(await self.store.save_events([e for e, _ in items]))
+            error: Exception | None = None
+            self.batches += 1
+            self.stored += len(items)
         except StoreUnavailable as exc:
-            log.warning("store unavailable, %d message(s) refused: %s", len(items), exc)
-            for _, done in items:
-                done(None, exc)
-            return
+            log.warning("store unavailable, %d event(s) refused: %s", len(items), exc)
+            results, error = [None] * len(items), exc
         except Exception as exc:
-            log.exception("storing %d message(s) failed", len(items))
-            for _, done in items:
-                done(None, exc)
-            return
-        self.batches += 1
-        self.stored += len(items)
+            log.exception("storing %d event(s) failed", len(items))
+            results, error = [None] * len(items), exc
         for (_, done), saved in zip(items, results, strict=True):
-            try:
-                done(saved, None)
+            try:  # one failing callback must not keep the others (or the writer task) from going on
+                done(saved, error)
             except Exception:
-                log.exception("delivering a stored message failed")
+                log.exception("answering a stored event failed")

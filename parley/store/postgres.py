@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from parley.store.base import NewMessage, Saved, StoreUnavailable
+from parley.store.base import NewEvent, Saved, StoreUnavailable
 from parley.store.schema import rooms
 from parley.store.sql import SqlStore, now_ms
 
@@ -94,10 +94,10 @@ class PostgresStore(SqlStore):
         rows = await conn.execute(stmt.returning(rooms.c.name, rooms.c.last_seq))
         return {name: last - counts[name] + 1 for name, last in rows}
 
-    async def save_messages(self, batch: list[NewMessage]) -> list[Saved]:
+    async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
         for attempt in range(3):
             try:
-                return await super().save_messages(batch)
+                return await super().save_events(batch)
             except StoreUnavailable as exc:
                 sqlstate = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None)
                 if attempt == 2 or sqlstate not in RETRY_SQLSTATES:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -48,23 +49,62 @@ rooms = Table(
     Column("created_ms", BigInteger, nullable=False),
 )
 
-messages = Table(
-    "messages",
+events = Table(
+    "events",
     metadata,
     Column("room", String(64), nullable=False),
     Column("seq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="message"),
     Column("sender", String(32), nullable=False),
     Column("text", Text, nullable=False),
     Column("ts", BigInteger, nullable=False),
     Column("client_id", String(128), nullable=False),
+    Column("data", Text, nullable=True),  # kind-specific fields as JSON (none for messages)
     PrimaryKeyConstraint("room", "seq"),
     UniqueConstraint("sender", "client_id", name="messages_sender_client_id"),
 )
 
+# The one list of event columns, in the order every backend selects and inserts them (the arguments of
+# protocol.events.build). SQLite's hand-written statements and the SQLAlchemy queries both use it.
+EVENT_COLUMNS = ("room", "seq", "kind", "sender", "text", "ts", "client_id", "data")
+assert set(EVENT_COLUMNS) == {c.name for c in events.columns}
+
 
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[settings, users, rooms, messages])
+    """The first release: users, rooms and a `messages` table (a frozen copy: later changes are migrations)."""
+    v1 = MetaData()
+    Table("settings", v1, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
+    Table("users", v1,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("name", String(32), nullable=False),
+          Column("name_key", String(32), nullable=False, unique=True),
+          Column("password_hash", Text, nullable=False),
+          Column("created_ms", BigInteger, nullable=False))
+    Table("rooms", v1,
+          Column("name", String(64), primary_key=True),
+          Column("last_seq", BigInteger, nullable=False, default=0),
+          Column("created_ms", BigInteger, nullable=False))
+    Table("messages", v1,
+          Column("room", String(64), nullable=False),
+          Column("seq", BigInteger, nullable=False),
+          Column("sender", String(32), nullable=False),
+          Column("text", Text, nullable=False),
+          Column("ts", BigInteger, nullable=False),
+          Column("client_id", String(128), nullable=False),
+          PrimaryKeyConstraint("room", "seq"),
+          UniqueConstraint("sender", "client_id", name="messages_sender_client_id"))
+    v1.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(conn: Connection) -> None:
+    """The room log holds events of every kind: `messages` becomes `events` with `kind` and `data`.
+
+    Existing rows keep their seqs and become events of kind 'message'.
+    """
+    conn.execute(text("ALTER TABLE messages RENAME TO events"))
+    conn.execute(text("ALTER TABLE events ADD COLUMN kind VARCHAR(16) DEFAULT 'message' NOT NULL"))
+    conn.execute(text("ALTER TABLE events ADD COLUMN data TEXT"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 LATEST = len(MIGRATIONS)

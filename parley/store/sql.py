@@ -14,21 +14,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley.protocol.frames import Message
-from parley.store.base import NewMessage, RoomInfo, Saved, Store, StoreUnavailable, User, UserExists
-from parley.store.batch import Key, keys, plan
-from parley.store.schema import LATEST, MIGRATIONS, messages, rooms, schema_version, settings, users
+from parley.protocol.events import RoomEvent
+from parley.store.base import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, User, UserExists
+from parley.store.batch import Key, event_of, key_of, keys, plan
+from parley.store.schema import EVENT_COLUMNS, LATEST, MIGRATIONS, events, rooms, schema_version, settings, users
 
-_MSG_COLS = (messages.c.room, messages.c.seq, messages.c.sender, messages.c.text, messages.c.ts,
-             messages.c.client_id)
+_EVENT_COLS = tuple(events.c[name] for name in EVENT_COLUMNS)
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _message(row: Any) -> Message:
-    return Message(room=row[0], seq=row[1], sender=row[2], text=row[3], ts=row[4], client_id=row[5])
 
 
 class SqlStore(Store):
@@ -139,22 +134,22 @@ class SqlStore(Store):
                 heads.update((name, last) for name, last in rows)
         return heads
 
-    async def messages_after(self, room: str, after: int, limit: int) -> list[Message]:
+    async def events_after(self, room: str, after: int, limit: int) -> list[RoomEvent]:
         async with self._begin() as conn:
-            rows = await conn.execute(select(*_MSG_COLS)
-                                      .where(and_(messages.c.room == room, messages.c.seq > after))
-                                      .order_by(messages.c.seq).limit(limit))
-            return [_message(r) for r in rows]
+            rows = await conn.execute(select(*_EVENT_COLS)
+                                      .where(and_(events.c.room == room, events.c.seq > after))
+                                      .order_by(events.c.seq).limit(limit))
+            return [event_of(tuple(r)) for r in rows]
 
-    async def messages_before(self, room: str, before: int | None, limit: int) -> list[Message]:
-        cond = messages.c.room == room
+    async def events_before(self, room: str, before: int | None, limit: int) -> list[RoomEvent]:
+        cond = events.c.room == room
         if before is not None:
-            cond = and_(cond, messages.c.seq < before)
+            cond = and_(cond, events.c.seq < before)
         async with self._begin() as conn:
-            rows = await conn.execute(select(*_MSG_COLS).where(cond).order_by(messages.c.seq.desc()).limit(limit))
-            return [_message(r) for r in reversed(rows.all())]
+            rows = await conn.execute(select(*_EVENT_COLS).where(cond).order_by(events.c.seq.desc()).limit(limit))
+            return [event_of(tuple(r)) for r in reversed(rows.all())]
 
-    async def save_messages(self, batch: list[NewMessage]) -> list[Saved]:
+    async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
         for attempt in range(3):
             try:
                 return await self._save(batch)
@@ -165,20 +160,19 @@ class SqlStore(Store):
                     raise StoreUnavailable("conflicting concurrent writes") from None
         raise AssertionError("unreachable")
 
-    async def _save(self, batch: list[NewMessage]) -> list[Saved]:
+    async def _save(self, batch: list[NewEvent]) -> list[Saved]:
         async with self._begin() as conn:
-            found: dict[Key, Message] = {}
+            found: dict[Key, RoomEvent] = {}
             wanted = keys(batch)
             for start in range(0, len(wanted), 500):
-                rows = await conn.execute(select(*_MSG_COLS).where(
-                    tuple_(messages.c.sender, messages.c.client_id).in_(wanted[start:start + 500])))
+                rows = await conn.execute(select(*_EVENT_COLS).where(
+                    tuple_(events.c.sender, events.c.client_id).in_(wanted[start:start + 500])))
                 for r in rows:
-                    found[(r[2], r[5])] = _message(r)
+                    row = tuple(r)
+                    found[key_of(row)] = event_of(row)
             p = plan(batch, found)
             if p.fresh:
                 first = await self._reserve_seqs(conn, p.counts)
                 new = p.rows(first, now_ms())
-                await conn.execute(insert(messages), [
-                    {"room": m.room, "seq": m.seq, "sender": m.sender, "text": m.text, "ts": m.ts,
-                     "client_id": m.client_id} for m in new])
+                await conn.execute(insert(events), [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in new])
         return p.outcome()

@@ -17,9 +17,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parley.protocol.frames import Message
-from parley.store.base import NewMessage, Saved, StoreUnavailable
-from parley.store.batch import Key, keys, plan
+from parley.protocol.events import RoomEvent
+from parley.store.base import NewEvent, Saved, StoreUnavailable
+from parley.store.batch import Key, event_of, keys, plan
+from parley.store.schema import EVENT_COLUMNS
 from parley.store.sql import SqlStore, now_ms
 
 T = TypeVar("T")
@@ -32,7 +33,10 @@ def sqlite_pragmas(synchronous: str) -> tuple[str, ...]:
     # loss. normal (?synchronous=normal in the URL): WAL is fsynced only at checkpoints; acked messages
     # survive kill -9 but the last ones may be lost in a power cut.
     return ("PRAGMA journal_mode=WAL", f"PRAGMA synchronous={synchronous.upper()}", "PRAGMA busy_timeout=10000")
-_SELECT = "SELECT room, seq, sender, text, ts, client_id FROM messages WHERE sender = ? AND client_id = ?"
+
+
+_SELECT_BY_KEY = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE sender = ? AND client_id = ?"
+_INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 
 
 def sqlite_path(url: str) -> Path:
@@ -111,7 +115,7 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
-    async def save_messages(self, batch: list[NewMessage]) -> list[Saved]:
+    async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
         return await self._write(self._save_sync, batch)
 
     async def ensure_room(self, room: str) -> int:
@@ -127,17 +131,17 @@ class SqliteStore(SqlStore):
         last = conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()[0]
         return self._last_seq.setdefault(room, last)
 
-    def _save_sync(self, batch: list[NewMessage]) -> list[Saved]:
+    def _save_sync(self, batch: list[NewEvent]) -> list[Saved]:
         conn = self._conn
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
-            found: dict[Key, Message] = {}
+            found: dict[Key, RoomEvent] = {}
             for key in keys(batch):
                 # one unique-index probe per key: a row-value IN (VALUES ...) list scans the table
-                r = conn.execute(_SELECT, key).fetchone()
+                r = conn.execute(_SELECT_BY_KEY, key).fetchone()
                 if r is not None:
-                    found[key] = Message(room=r[0], seq=r[1], sender=r[2], text=r[3], ts=r[4], client_id=r[5])
+                    found[key] = event_of(r)
             p = plan(batch, found)
             if p.fresh:
                 now = now_ms()
@@ -150,9 +154,7 @@ class SqliteStore(SqlStore):
                                         (n, room)).fetchone()[0]
                     first[room] = last - n + 1
                     new_last[room] = last
-                conn.executemany(
-                    "INSERT INTO messages (room, seq, sender, text, ts, client_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(m.room, m.seq, m.sender, m.text, m.ts, m.client_id) for m in p.rows(first, now)])
+                conn.executemany(_INSERT, p.rows(first, now))
             conn.execute("COMMIT")
             if p.fresh:
                 self._last_seq.update(new_last)

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from parley.protocol.handshake import MAX_HEAD, parse_upgrade, response_101
-from parley.transports.websocket import origin_allowed
+from parley.transports.origin import origin_allowed
 
 # path -> what to do with a transport whose handshake is answered: (transport, bytes after the head)
 Routes = dict[str, Callable[[asyncio.Transport, bytes], Any]]

@@ -6,13 +6,12 @@ the next iteration and writes each connection's frames with a single transport.w
 
 import asyncio
 import logging
+from typing import Protocol
 
 log = logging.getLogger("parley.ws")
 
 
-class Flushable:
-    __slots__ = ()
-
+class Flushable(Protocol):
     def flush(self) -> None: ...
 
     def discard(self) -> None:

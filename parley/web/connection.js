@@ -7,6 +7,11 @@ const MAX_DELAY_MS = 30_000;
 const OPEN_TIMEOUT_MS = 10_000; // socket open + "ready" must happen within this, or we retry
 const OFFLINE_AFTER = 4; // consecutive failed attempts before "reconnecting" becomes "offline"
 const CLOSE_UNAUTHENTICATED = 4401;
+// The code this page closes its own socket with when the server stopped answering (open timeout, unanswered
+// ping). It must not be one of the server's codes (1000-1011, 4000 heartbeat, 4401, 4408: protocol/codes.py):
+// `_closed` would take it for the server's verdict.
+const CLOSE_CLIENT_TIMEOUT = 4900;
+const CLOSE_CLIENT_TIMEOUT_REASON = "client: no answer";
 
 export function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -197,11 +202,11 @@ export class Connection {
     if (ws !== this.ws) return;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     try {
-      ws.close(4000, "timeout");
+      ws.close(CLOSE_CLIENT_TIMEOUT, CLOSE_CLIENT_TIMEOUT_REASON);
     } catch {
       // ignore
     }
-    this._closed(ws, 4000, "timeout");
+    this._closed(ws, CLOSE_CLIENT_TIMEOUT, CLOSE_CLIENT_TIMEOUT_REASON);
   }
 
   _refused() {

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from parley.store import NewMessage, StoreUnavailable, store_for_url
+from parley.store import NewEvent, StoreUnavailable, store_for_url
 from parley.store.postgres import PostgresStore, split_url
 from parley.store.schema import LATEST
 from tests.scale.cluster import TcpProxy
@@ -39,18 +39,18 @@ async def test_concurrent_writers_get_gap_free_seqs_without_deadlock(pg_url: str
     async def writer(store: PostgresStore, tag: str) -> None:
         for i in range(25):
             order = rooms if i % 2 else rooms[::-1]  # opposite orders: would deadlock without ordered locks
-            await store.save_messages([NewMessage(room=r, sender="u", text=f"{tag}{i}", client_id=f"{tag}-{i}-{r}")
+            await store.save_events([NewEvent(room=r, sender="u", text=f"{tag}{i}", client_id=f"{tag}-{i}-{r}")
                                        for r in order])
 
     try:
         await asyncio.gather(*(writer(s, f"{n}{k}") for k in range(3) for n, s in (("a", one), ("b", two))))
         for room in rooms:
-            seqs = [m.seq for m in await one.messages_after(room, 0, 1000)]
+            seqs = [m.seq for m in await one.events_after(room, 0, 1000)]
             assert seqs == list(range(1, 151)), room
         assert await two.room_heads([*rooms, "nope"]) == dict.fromkeys(rooms, 150)
-        first = next(m for m in await one.messages_after("r1", 0, 1000) if m.client_id == "a0-0-r1")
-        again = await two.save_messages([NewMessage(room="r1", sender="u", text="x", client_id="a0-0-r1")])
-        assert again[0].duplicate and again[0].message == first
+        first = next(m for m in await one.events_after("r1", 0, 1000) if m.client_id == "a0-0-r1")
+        again = await two.save_events([NewEvent(room="r1", sender="u", text="x", client_id="a0-0-r1")])
+        assert again[0].duplicate and again[0].event == first
     finally:
         await one.close()
         await two.close()
@@ -62,16 +62,16 @@ async def test_lost_connection_is_unavailable_and_the_store_recovers(pg_url: str
     store = store_for_url(via(pg_url, proxy))
     try:
         await store.open()
-        await store.save_messages([NewMessage(room="r", sender="u", text="before", client_id="c1")])
+        await store.save_events([NewEvent(room="r", sender="u", text="before", client_id="c1")])
         await proxy.cut()
         with pytest.raises(StoreUnavailable):
-            await store.save_messages([NewMessage(room="r", sender="u", text="during", client_id="c2")])
+            await store.save_events([NewEvent(room="r", sender="u", text="during", client_id="c2")])
         with pytest.raises(StoreUnavailable):
             await store.ping()
         await proxy.resume()
-        saved = await store.save_messages([NewMessage(room="r", sender="u", text="after", client_id="c3")])
-        assert saved[0].message.seq == 2 and not saved[0].duplicate
-        assert [m.text for m in await store.messages_after("r", 0, 10)] == ["before", "after"]
+        saved = await store.save_events([NewEvent(room="r", sender="u", text="after", client_id="c3")])
+        assert saved[0].event.seq == 2 and not saved[0].duplicate
+        assert [m.text for m in await store.events_after("r", 0, 10)] == ["before", "after"]
     finally:
         await store.close()
         await proxy.close()

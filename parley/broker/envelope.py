@@ -1,0 +1,42 @@
+"""What nodes send each other through a broker: batches of events tagged with the sending node's id.
+
+JSON arrays via msgspec; a room event travels as its already-encoded frame (passed on as is).
+"""
+
+import msgspec
+
+
+class EventItem(msgspec.Struct, tag="m", array_like=True):
+    room: str
+    seq: int
+    data: msgspec.Raw  # the encoded event frame
+
+
+class TypingItem(msgspec.Struct, tag="t", array_like=True):
+    room: str
+    user: str
+
+
+class PresenceItem(msgspec.Struct, tag="p", array_like=True):
+    room: str
+    user: str
+    online: bool
+
+
+class HeadItem(msgspec.Struct, tag="h", array_like=True):
+    """`room` has stored events up to `seq` that may never have been published: fetch them."""
+
+    room: str
+    seq: int
+
+
+Item = EventItem | TypingItem | PresenceItem | HeadItem
+
+
+class Envelope(msgspec.Struct, array_like=True):
+    node: str
+    events: list[Item]
+
+
+encode_envelope = msgspec.json.Encoder().encode
+decode_envelope = msgspec.json.Decoder(Envelope).decode

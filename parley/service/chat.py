@@ -1,0 +1,223 @@
+"""The chat service: the one way in for every transport and the REST API.
+
+Sessions (WebSocket, later long-polling) and REST routes call ChatService — accounts, join, replay,
+history, typing, post — never the store, hub or broker directly. Each room operation passes the room
+policy (service/policy.py) first. Behind it: store (durable) -> group commit -> broker (every node) ->
+hub (members on this node).
+"""
+
+import asyncio
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+
+from parley.auth import InvalidToken, Tokens, hash_password, verify_password
+from parley.broker import Broker, broker_for_url
+from parley.config import Settings
+from parley.hub import Hub, Member
+from parley.hub.presence import ClusterPresence
+from parley.protocol import ErrorCode, encode
+from parley.protocol.events import RoomEvent
+from parley.protocol.names import password_problem, username_problem
+from parley.service.policy import Action, Refused, RoomPolicy
+from parley.service.ratelimit import TokenBucket
+from parley.session.registry import SessionRegistry
+from parley.store import NewEvent, RoomInfo, Saved, Store, UserExists, store_for_url
+from parley.store.committer import GroupCommitter
+
+log = logging.getLogger("parley")
+
+Posted = Callable[[Saved | None, Exception | None], None]
+
+
+class AccountError(Exception):
+    """A register/login request that cannot succeed; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class ChatService:
+    def __init__(self, settings: Settings, store: Store | None = None, broker: Broker | None = None,
+                 policy: RoomPolicy | None = None) -> None:
+        self.settings = settings
+        self.policy = policy or RoomPolicy()
+        self._store = store or store_for_url(settings.db)
+        self._broker = broker or broker_for_url(settings.broker)
+        self._hub = Hub(self._store)
+        self._committer = GroupCommitter(self._store)
+        self.sessions = SessionRegistry()
+        self.tokens: Tokens | None = None
+
+    async def start(self) -> None:
+        await self._store.open()
+        secret = await self._store.secret("token_secret", secrets.token_bytes(32))
+        self.tokens = Tokens(secret, self.settings.token_ttl)
+        if self._broker.spans_nodes:
+            self._hub.cluster = ClusterPresence(self._hub, self._broker)  # type: ignore[arg-type]
+        await self._broker.start(self._hub)
+        self._committer.start()
+
+    async def stop(self) -> None:
+        await self._committer.stop()
+        await self._broker.close()
+        await self._store.close()
+
+    async def open_store(self) -> None:
+        """Only the store (for command-line account management)."""
+        await self._store.open()
+
+    async def close_store(self) -> None:
+        await self._store.close()
+
+    # accounts -------------------------------------------------------------------------------------
+
+    async def create_user(self, name: object, password: object) -> str:
+        """Validate and create an account; AccountError (400 or 409) when it cannot be."""
+        problem = username_problem(name) or password_problem(password)
+        if problem:
+            raise AccountError(400, "bad_request", problem)
+        assert isinstance(name, str) and isinstance(password, str)
+        try:
+            user = await self._store.create_user(name, await hash_password(password))
+        except UserExists:
+            raise AccountError(409, "conflict", f"username {name!r} is taken") from None
+        return user.name
+
+    async def register(self, name: object, password: object) -> tuple[str, str, int]:
+        return self._issue(await self.create_user(name, password))
+
+    async def login(self, name: object, password: object) -> tuple[str, str, int]:
+        if not isinstance(name, str) or not isinstance(password, str) or not name:
+            raise AccountError(400, "bad_request", "username and password are required")
+        user = await self._store.get_user(name) if username_problem(name) is None else None
+        if not await verify_password(user.password_hash if user else None, password) or user is None:
+            raise AccountError(401, "unauthorized", "wrong username or password")
+        return self._issue(user.name)
+
+    def _issue(self, user: str) -> tuple[str, str, int]:
+        assert self.tokens is not None
+        token, expires = self.tokens.issue(user)
+        return token, user, expires
+
+    def authenticate(self, token: object) -> str:
+        """The user a token belongs to; InvalidToken if it is not valid now."""
+        if not isinstance(token, str) or self.tokens is None:
+            raise InvalidToken("invalid token")
+        return self.tokens.verify(token)
+
+    async def health(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+        await self._store.ping()
+
+    # rooms ----------------------------------------------------------------------------------------
+
+    def authorize(self, user: str, room: str, action: Action) -> None:
+        """Raise Refused unless the room policy lets `user` do `action` in `room` (every operation below
+        checks it too; transports call it to refuse early, before anything is visible to others)."""
+        self.policy.check(user, room, action)
+
+    async def rooms(self, user: str) -> list[RoomInfo]:
+        """The rooms `user` may see."""
+        return [r for r in await self._store.rooms() if self.policy.can(user, r.name, Action.LIST)]
+
+    async def open_room(self, user: str, room: str) -> int:
+        """A join's first step: the room exists afterwards (public rooms come into being here); its last seq."""
+        self.policy.check(user, room, Action.JOIN)
+        return await self._store.ensure_room(room)
+
+    def subscribe(self, member: Member, room: str) -> None:
+        """Live events of `room` go to `member.backlog` until `activate` (see session/catchup.py)."""
+        self._hub.join(member, room)
+
+    def activate(self, member: Member, room: str) -> None:
+        self._hub.activate(member, room)
+
+    def unsubscribe(self, member: Member, room: str) -> None:
+        self._hub.leave(member, room)
+
+    async def align(self, room: str, seq: int) -> int:
+        """Line this node's live delivery of `room` up with a replay that reached `seq` (Hub.align)."""
+        return await self._hub.align(room, seq)
+
+    def live_seq(self, room: str) -> int:
+        """The highest seq of `room` delivered live on this node."""
+        return self._hub.delivered_seq(room)
+
+    async def online(self, room: str) -> list[str]:
+        """Users online in `room` through any node."""
+        return await self._hub.online_anywhere(room)
+
+    async def events_after(self, user: str, room: str, after: int, limit: int) -> list[RoomEvent]:
+        self.policy.check(user, room, Action.READ)
+        return await self._store.events_after(room, after, limit)
+
+    async def history(self, user: str, room: str, before: int | None, limit: int) -> list[RoomEvent]:
+        self.policy.check(user, room, Action.READ)
+        return await self._store.events_before(room, before, limit)
+
+    def typing(self, user: str, room: str) -> None:
+        self.policy.check(user, room, Action.TYPE)
+        self._broker.publish_typing(room, user)
+
+    # posting --------------------------------------------------------------------------------------
+
+    def check_text(self, text: str) -> None:
+        """The rules every way of posting shares."""
+        if not text:
+            raise Refused(ErrorCode.BAD_REQUEST, "text must not be empty")
+        if len(text) > self.settings.max_text:
+            raise Refused(ErrorCode.TOO_LONG, f"text is longer than {self.settings.max_text} characters")
+
+    def post(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
+             limit: TokenBucket | None = None) -> None:
+        """Store a message (group-committed), publish it to every node, then call done(saved, error).
+
+        Raises Refused, with nothing stored, if the policy, the text rules or the rate `limit` refuse it
+        (a refused message does not spend a token).
+        """
+        self.policy.check(user, room, Action.SEND)
+        self.check_text(text)
+        if limit is not None and not limit.take():
+            raise Refused(ErrorCode.RATE_LIMITED, "too many messages; slow down")
+        event = NewEvent(room=room, sender=user, text=text, client_id=client_id or uuid.uuid4().hex)
+
+        def stored(saved: Saved | None, error: Exception | None) -> None:
+            if saved is not None and not saved.duplicate:
+                self._broker.publish_event(saved.event, encode(saved.event))
+            done(saved, error)
+
+        self._committer.submit(event, stored)
+
+    async def post_wait(self, user: str, room: str, text: str, client_id: str | None,
+                        limit: TokenBucket | None = None) -> Saved:
+        fut: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
+
+        def done(saved: Saved | None, error: Exception | None) -> None:
+            if not fut.done():
+                fut.set_exception(error) if error is not None else fut.set_result(saved)  # type: ignore[arg-type]
+
+        self.post(user, room, text, client_id, done, limit)
+        return await fut
+
+    # counters for /metrics ---------------------------------------------------------------------------
+
+    @property
+    def rooms_active(self) -> int:
+        return len(self._hub.rooms)
+
+    @property
+    def deliveries(self) -> int:
+        return self._hub.delivered
+
+    @property
+    def stored(self) -> int:
+        return self._committer.stored
+
+    @property
+    def batches(self) -> int:
+        return self._committer.batches

@@ -1,0 +1,141 @@
+"""One small handler per client frame type, registered with the frame it handles (session/dispatch.py).
+
+Each checks what is the session's own business (authenticated, joined, in how many rooms) and calls the
+chat service, which applies the room policy and the rules every way in shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from parley.auth import InvalidToken
+from parley.protocol import ErrorCode, ProtocolError
+from parley.protocol.frames import (
+    Ack,
+    Auth,
+    History,
+    HistoryPage,
+    Join,
+    Leave,
+    Left,
+    Ping,
+    Pong,
+    Ready,
+    Ref,
+    Send,
+    Typing,
+)
+from parley.protocol.names import HISTORY_LIMIT_MAX
+from parley.service.policy import Action, Refused
+from parley.session import catchup
+from parley.session.dispatch import handles
+from parley.session.session import MAX_ROOMS
+from parley.store import Saved, StoreUnavailable
+from parley.transports.sink import unauthenticated
+
+if TYPE_CHECKING:
+    from parley.session.session import Session
+
+log = logging.getLogger("parley.session")
+
+TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dropped
+
+
+@handles(Auth, needs_auth=False)
+def auth(session: Session, frame: Auth) -> None:
+    if session.user:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "already authenticated", frame.ref)
+    try:
+        user = session.service.authenticate(frame.token)
+    except InvalidToken as exc:
+        session.error(ErrorCode.UNAUTHENTICATED, str(exc), frame.ref)
+        session.end(unauthenticated(str(exc)))
+        return
+    session.authenticated(user)
+    s = session.service.settings
+    session.send(Ready(user=user, heartbeat=s.heartbeat, max_text=s.max_text, server="parley", ref=frame.ref))
+
+
+@handles(Ping)
+def ping(session: Session, frame: Ping) -> None:
+    session.send(Pong(ref=frame.ref))
+
+
+@handles(Send)
+def send(session: Session, frame: Send) -> None:
+    session.require_member(frame.room, frame.ref)
+    ref = frame.ref
+    session.service.post(session.user, frame.room, frame.text, frame.client_id,
+                         lambda saved, error: _stored(session, saved, error, ref), session.bucket)
+
+
+def _stored(session: Session, saved: Saved | None, error: Exception | None, ref: Ref) -> None:
+    if session.closed:
+        return
+    if saved is None:
+        if isinstance(error, StoreUnavailable):
+            session.error(ErrorCode.UNAVAILABLE, "message not stored: storage unavailable, retry", ref)
+        else:
+            session.error(ErrorCode.INTERNAL, "message not stored: internal error", ref)
+        return
+    e = saved.event
+    session.send(Ack(room=e.room, client_id=e.client_id, seq=e.seq, ts=e.ts, duplicate=saved.duplicate, ref=ref))
+
+
+@handles(Typing)
+def typing(session: Session, frame: Typing) -> None:
+    session.require_member(frame.room, frame.ref)
+    now = time.monotonic()
+    if now - session.typing_at.get(frame.room, -TYPING_INTERVAL) < TYPING_INTERVAL:
+        return
+    session.typing_at[frame.room] = now
+    session.service.typing(session.user, frame.room)
+
+
+@handles(Join)
+def join(session: Session, frame: Join) -> None:
+    room = frame.room
+    if room in session.catching_up:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"already joining {room!r}", frame.ref)
+    if room not in session.rooms and len(session.rooms) >= MAX_ROOMS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"a connection may be in at most {MAX_ROOMS} rooms; "
+                            "leave one first", frame.ref)
+    service = session.service
+    service.authorize(session.user, room, Action.JOIN)  # before anyone sees this user in the room
+    if frame.since is not None:
+        service.authorize(session.user, room, Action.READ)
+    session.rooms.add(room)
+    mine = session.catching_up[room] = catchup.CatchUp()
+    session.service.subscribe(session, room)
+    session.spawn(catchup.run(session, frame, mine))
+
+
+@handles(Leave)
+def leave(session: Session, frame: Leave) -> None:
+    session.drop_room(frame.room)
+    session.send(Left(room=frame.room, ref=frame.ref))
+
+
+@handles(History)
+def history(session: Session, frame: History) -> None:
+    session.require_member(frame.room, frame.ref)
+    session.spawn(_history_page(session, frame))
+
+
+async def _history_page(session: Session, frame: History) -> None:
+    try:
+        page = await session.service.history(session.user, frame.room, frame.before,
+                                             min(frame.limit, HISTORY_LIMIT_MAX))
+    except Refused as exc:
+        session.error(exc.code, exc.message, frame.ref)
+        return
+    except StoreUnavailable:
+        session.error(ErrorCode.UNAVAILABLE, "history unavailable: storage unavailable", frame.ref)
+        return
+    except Exception:
+        log.exception("history of %s for %s failed", frame.room, session.user)
+        session.error(ErrorCode.INTERNAL, "history unavailable: internal error", frame.ref)
+        return
+    session.send(HistoryPage(room=frame.room, messages=page, ref=frame.ref))

@@ -1,0 +1,46 @@
+"""The live sessions of this process by user, whatever transport carries them.
+
+For what must reach a user's connections rather than a room's: a kick or a revoked token ends them,
+and per-user delivery (e.g. call signalling to one user's devices) looks them up here. A session is
+registered once it has authenticated and removed when it ends.
+"""
+
+from typing import Protocol
+
+from parley.protocol import Outbound
+
+
+class LiveSession(Protocol):
+    @property
+    def user(self) -> str: ...
+
+    def push(self, out: Outbound) -> None: ...
+
+
+class SessionRegistry:
+    def __init__(self) -> None:
+        self._by_user: dict[str, dict[LiveSession, None]] = {}
+
+    def add(self, session: LiveSession) -> None:
+        self._by_user.setdefault(session.user, {})[session] = None
+
+    def remove(self, session: LiveSession) -> None:
+        sessions = self._by_user.get(session.user)
+        if sessions is not None:
+            sessions.pop(session, None)
+            if not sessions:
+                del self._by_user[session.user]
+
+    def of(self, user: str) -> list[LiveSession]:
+        """`user`'s sessions on this node."""
+        return list(self._by_user.get(user, ()))
+
+    def deliver(self, user: str, out: Outbound) -> int:
+        """Queue `out` on every session of `user` on this node; how many got it."""
+        sessions = self._by_user.get(user, {})
+        for session in sessions:
+            session.push(out)
+        return len(sessions)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._by_user.values())

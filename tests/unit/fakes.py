@@ -1,0 +1,312 @@
+"""In-process stand-ins for the engine's collaborators: a Store, hub members, a session sink, a presence backend.
+
+Everything here is deterministic: no sockets, no threads, no wall-clock sleeps. Races are staged with
+`Gate`s (a store call that waits until the test releases it) instead of timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from parley.protocol import Outbound
+from parley.protocol.events import RoomEvent, build
+from parley.protocol.frames import Message
+from parley.store import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, User, UserExists
+from parley.transports.sink import Disconnect
+
+WAIT = 1.0  # seconds any single wait in a unit test may take before it fails (nothing here should come close)
+
+
+def decode(out: Outbound) -> dict[str, Any]:
+    """The JSON frame an Outbound carries."""
+    frame = msgspec.json.decode(out.data)
+    assert isinstance(frame, dict)
+    return frame
+
+
+def message(room: str, seq: int, sender: str = "bob", text: str | None = None) -> Message:
+    """A stored-looking event (for hub tests that do not go through a store)."""
+    return Message(room=room, seq=seq, sender=sender, text=text or f"m{seq}", ts=1_000 + seq, client_id=f"c{seq}")
+
+
+async def eventually(pred: Callable[[], bool], what: str = "", timeout: float = WAIT) -> None:
+    """Run the loop until `pred()` holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not pred():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or pred}")
+        await asyncio.sleep(0)
+
+
+async def settle(rounds: int = 50) -> None:
+    """Let every callback and task that is ready run to its next real wait (nothing here does I/O)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+class Gate:
+    """Holds the calls that reach it until `release()`; `reached()` waits until one has."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+        self.calls = 0
+
+    async def passing(self) -> None:
+        self.calls += 1
+        self.entered.set()
+        await self.opened.wait()
+
+    def release(self) -> None:
+        self.opened.set()
+
+    async def reached(self, timeout: float = WAIT) -> None:
+        await asyncio.wait_for(self.entered.wait(), timeout)
+
+
+class FakeStore(Store):
+    """An honest in-memory Store: per-room gap-free seqs, duplicates by (sender, client_id) (within a batch
+    too), one batch is all-or-nothing, names compared case-insensitively.
+
+    Test hooks:
+      down = True                  every call raises StoreUnavailable (after passing its gate, if any)
+      fail_next[method] = n        the next n calls of `method` raise StoreUnavailable
+      block(method) -> Gate        calls of `method` wait until the gate is released (reads answer with the
+                                   state at release time; save_events stores after release)
+      block_after_commit() -> Gate save_events stores at once, then waits before returning
+      calls[method]                how many times each method was called
+      batches                      every batch save_events was asked to store, in call order
+    """
+
+    url = "fake://"
+
+    def __init__(self) -> None:
+        self.logs: dict[str, list[RoomEvent]] = {}
+        self.by_key: dict[tuple[str, str], RoomEvent] = {}
+        self.users: dict[str, User] = {}
+        self.secrets: dict[str, bytes] = {}
+        self.is_open = False
+        self.down = False
+        self.fail_next: dict[str, int] = {}
+        self.gates: dict[str, Gate] = {}
+        self.commit_gate: Gate | None = None
+        self.calls: Counter[str] = Counter()
+        self.batches: list[list[NewEvent]] = []
+        self._clock = 1_700_000_000_000
+
+    # hooks -------------------------------------------------------------------------------------------
+
+    def block(self, method: str) -> Gate:
+        gate = self.gates[method] = Gate()
+        return gate
+
+    def block_after_commit(self) -> Gate:
+        gate = self.commit_gate = Gate()
+        return gate
+
+    async def _enter(self, method: str) -> None:
+        self.calls[method] += 1
+        gate = self.gates.get(method)
+        if gate is not None:
+            await gate.passing()
+        if self.fail_next.get(method):
+            self.fail_next[method] -= 1
+            raise StoreUnavailable(f"fake store: {method} failed on demand")
+        if self.down:
+            raise StoreUnavailable(f"fake store is down ({method})")
+
+    # test helpers ------------------------------------------------------------------------------------
+
+    def add(self, room: str, sender: str = "bob", text: str | None = None, client_id: str | None = None) -> RoomEvent:
+        """Store one message now, as a committed transaction would (no hooks)."""
+        seq = self.head(room) + 1
+        saved = self._commit([NewEvent(room=room, sender=sender, text=text or f"{room}-{seq}",
+                                       client_id=client_id or f"{sender}-{room}-{seq}")])
+        return saved[0].event
+
+    def seqs(self, room: str) -> list[int]:
+        return [e.seq for e in self.logs.get(room, [])]
+
+    def head(self, room: str) -> int:
+        log = self.logs.get(room)
+        return log[-1].seq if log else 0
+
+    def _commit(self, batch: list[NewEvent]) -> list[Saved]:
+        self._clock += 1
+        ts = self._clock
+        heads = {room: self.head(room) for room in {e.room for e in batch}}
+        staged: dict[tuple[str, str], RoomEvent] = {}
+        new: list[RoomEvent] = []
+        out: list[Saved] = []
+        for e in batch:
+            key = (e.sender, e.client_id)
+            earlier = self.by_key.get(key) or staged.get(key)
+            if earlier is not None:
+                out.append(Saved(event=earlier, duplicate=True))
+                continue
+            heads[e.room] += 1
+            event = build(e.room, heads[e.room], e.kind, e.sender, e.text, ts, e.client_id,
+                          e.data)
+            staged[key] = event
+            new.append(event)
+            out.append(Saved(event=event, duplicate=False))
+        for event in new:  # all or nothing: nothing above can fail once we get here
+            self.logs.setdefault(event.room, []).append(event)
+        self.by_key.update(staged)
+        return out
+
+    # Store -------------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.is_open = True
+
+    async def close(self) -> None:
+        self.is_open = False
+
+    async def ping(self) -> None:
+        await self._enter("ping")
+
+    async def create_user(self, name: str, password_hash: str) -> User:
+        await self._enter("create_user")
+        if name.lower() in self.users:
+            raise UserExists(name)
+        user = self.users[name.lower()] = User(id=len(self.users) + 1, name=name, password_hash=password_hash)
+        return user
+
+    async def get_user(self, name: str) -> User | None:
+        await self._enter("get_user")
+        return self.users.get(name.lower())
+
+    async def secret(self, key: str, make: bytes) -> bytes:
+        await self._enter("secret")
+        return self.secrets.setdefault(key, make)
+
+    async def ensure_room(self, room: str) -> int:
+        await self._enter("ensure_room")
+        self.logs.setdefault(room, [])
+        return self.head(room)
+
+    async def rooms(self) -> list[RoomInfo]:
+        await self._enter("rooms")
+        return [RoomInfo(name=name, last_seq=self.head(name)) for name in sorted(self.logs)]
+
+    async def room_heads(self, names: list[str]) -> dict[str, int]:
+        await self._enter("room_heads")
+        return {name: self.head(name) for name in names if name in self.logs}
+
+    async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
+        self.batches.append(list(batch))
+        await self._enter("save_events")
+        saved = self._commit(batch)
+        gate = self.commit_gate
+        if gate is not None:
+            await gate.passing()
+        return saved
+
+    async def events_after(self, room: str, after: int, limit: int) -> list[RoomEvent]:
+        await self._enter("events_after")
+        return [e for e in self.logs.get(room, []) if e.seq > after][:limit]
+
+    async def events_before(self, room: str, before: int | None, limit: int) -> list[RoomEvent]:
+        await self._enter("events_before")
+        older = [e for e in self.logs.get(room, []) if before is None or e.seq < before]
+        return older[-limit:] if limit > 0 else []
+
+
+class FakeMember:
+    """A hub member that records what it is given: pushed frames and backlog events."""
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self.pushed: list[Outbound] = []
+        self.backlogged: list[tuple[str, RoomEvent, Outbound]] = []
+
+    def push(self, out: Outbound) -> None:
+        self.pushed.append(out)
+
+    def backlog(self, room: str, event: RoomEvent, out: Outbound) -> None:
+        self.backlogged.append((room, event, out))
+
+    def frames(self, type_: str | None = None) -> list[dict[str, Any]]:
+        frames = [decode(out) for out in self.pushed]
+        return [f for f in frames if type_ is None or f["type"] == type_]
+
+    def seqs(self) -> list[int]:
+        """seqs of the message frames pushed to this member, in order."""
+        return [f["seq"] for f in self.frames("message")]
+
+    def backlog_seqs(self) -> list[int]:
+        return [event.seq for _, event, _ in self.backlogged]
+
+    def presence(self) -> list[tuple[str, bool]]:
+        return [(f["user"], f["online"]) for f in self.frames("presence")]
+
+    def __repr__(self) -> str:
+        return f"FakeMember({self.user!r})"
+
+
+class FakeSink:
+    """A transport for a Session: keeps every frame written to it, decoded."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.closed: Disconnect | None = None
+
+    def write(self, out: Outbound) -> None:
+        self.frames.append(decode(out))
+
+    def close(self, disconnect: Disconnect) -> None:
+        self.closed = disconnect
+
+    def of(self, type_: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == type_]
+
+    def types(self) -> list[str]:
+        return [f["type"] for f in self.frames]
+
+    def seqs(self, room: str | None = None) -> list[int]:
+        return [f["seq"] for f in self.of("message") if room is None or f["room"] == room]
+
+    def errors(self) -> list[str]:
+        return [f["code"] for f in self.of("error")]
+
+
+class FakePresenceBackend:
+    """The broker's presence I/O (hub.presence.PresenceBackend) as plain data.
+
+    `remote` is what read_presence answers: room -> user -> nodes; `read_gate` (if set) holds reads.
+    """
+
+    def __init__(self, node: str = "n1", grace: float = 0.0) -> None:
+        self.node = node
+        self.interval = 1.0
+        self.grace = grace
+        self.remote: dict[str, dict[str, set[str]]] = {}
+        self.published: list[tuple[str, str, bool]] = []
+        self.written: list[dict[str, set[str]]] = []
+        self.reads: list[list[str]] = []
+        self.read_gate: Gate | None = None
+        self.fail: BaseException | None = None
+
+    def publish_presence(self, room: str, user: str, online: bool) -> None:
+        self.published.append((room, user, online))
+
+    async def write_presence(self, current: dict[str, set[str]]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.written.append({room: set(users) for room, users in current.items()})
+
+    async def read_presence(self, rooms: list[str]) -> dict[str, dict[str, set[str]]]:
+        self.reads.append(list(rooms))
+        if self.read_gate is not None:
+            await self.read_gate.passing()
+        if self.fail is not None:
+            raise self.fail
+        return {room: {u: set(nodes) for u, nodes in self.remote[room].items()}
+                for room in rooms if room in self.remote}
