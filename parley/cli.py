@@ -80,6 +80,10 @@ def _check_workers(settings: Settings) -> None:
 @click.option("--auth-timeout", default=_default("auth_timeout"), show_default=True, type=float,
               envvar="PARLEY_AUTH_TIMEOUT",
               help="seconds a new WebSocket has to send auth (close 4401 after)")
+@click.option("--request-timeout", default=_default("request_timeout"), show_default=True, type=float,
+              envvar="PARLEY_REQUEST_TIMEOUT",
+              help="seconds a connection has to send a request head or body, or finish a TLS handshake; "
+                   "also how long an idle keep-alive connection is kept")
 @click.option("--max-frame", default=_default("max_frame"), show_default=True, type=int,
               envvar="PARLEY_MAX_FRAME",
               help="largest client frame in bytes (close 1009 above)")

@@ -16,6 +16,9 @@ class Settings:
     log_level: str = "info"
     heartbeat: float = 20.0  # seconds between server pings; two missed pongs drop the peer
     auth_timeout: float = 10.0  # seconds a new connection has to authenticate
+    # seconds a connection has to send a complete request head (also the next one on a keep-alive
+    # connection), a request body, or finish its TLS handshake
+    request_timeout: float = 10.0
     max_frame: int = 64 * 1024  # bytes; a bigger frame closes the connection with 1009
     max_text: int = 4000  # characters of message text; longer -> error too_long
     rate: float = 20.0  # messages per second per connection (0 disables the limit)

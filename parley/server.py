@@ -125,7 +125,8 @@ def run(settings: Settings, worker: int | None = None) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app = build_app(settings)
-    runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=5)
+    runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=5,
+                           keepalive_timeout=settings.request_timeout)
     try:
         loop.run_until_complete(runner.setup())
         site = FrontSite(runner, app[WS_ROUTES], settings, host=settings.host, port=settings.port,

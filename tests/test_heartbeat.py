@@ -95,3 +95,29 @@ async def test_peers_that_answer_pings_or_keep_talking_stay_connected(hb_server,
     assert await watcher.nothing(0.1, kind="presence", online=False) == []
     await quiet.close()
     await watcher.close()
+
+
+async def test_dripping_an_unfinished_frame_does_not_keep_a_silent_peer_alive(hb_server, accounts):
+    """A peer that answers no ping but sends one byte of a frame it never finishes, again and again, is
+    dropped like any silent peer: only complete frames (pongs among them) count as signs of life."""
+    (_, ta), _ = accounts
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(hb_server.ws_url, autoping=False, heartbeat=None)
+        await ws.send_str(json.dumps({"type": "auth", "token": ta}))
+        assert json.loads((await ws.receive(timeout=10)).data)["type"] == "ready"
+        transport = ws._writer.transport  # type: ignore[attr-defined]  # the raw socket under aiohttp
+        transport.write(bytes([0x81, 0x80 | 100]) + b"mask")  # a masked text frame of 100 bytes: its header
+        closed = False
+        for _ in range(int(10 * HEARTBEAT / 0.1)):  # dropped after about 3 intervals; allow 10
+            if transport.is_closing():
+                closed = True
+                break
+            transport.write(b"x")  # one more payload byte, never the whole frame
+            try:
+                msg = await ws.receive(timeout=0.1)
+            except TimeoutError:
+                continue
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                closed = True
+                break
+        assert closed, "the server kept a peer alive that sent only parts of a frame"

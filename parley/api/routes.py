@@ -1,5 +1,6 @@
 """The REST API: accounts, room listing, history, and posting messages from backends and bots."""
 
+import asyncio
 import os
 from typing import Any
 
@@ -8,9 +9,9 @@ from aiohttp import web
 
 from parley.auth import InvalidToken
 from parley.protocol import ErrorCode, encode
-from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_CLIENT_ID, MAX_SEQ, valid_room
+from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_SEQ, valid_client_id, valid_room
 from parley.service import AccountError, ChatService, Refused
-from parley.store import StoreUnavailable
+from parley.store import StoreRejected, StoreUnavailable
 
 SERVICE = web.AppKey("service", ChatService)
 
@@ -21,18 +22,29 @@ def _json(body: object, status: int = 200) -> web.Response:
 
 def _fail(status: int, code: str, message: str) -> web.HTTPException:
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
-           409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge, 429: web.HTTPTooManyRequests,
-           503: web.HTTPServiceUnavailable}[status]
+           408: web.HTTPRequestTimeout, 409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge,
+           415: web.HTTPUnsupportedMediaType, 429: web.HTTPTooManyRequests, 503: web.HTTPServiceUnavailable}[status]
     extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return cls(body=encode({"error": code, "message": message}), content_type="application/json", headers=extra)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    # Only JSON: a browser may send text/plain or a form cross-site without asking (no CORS preflight), so
+    # accepting those would let any web page register accounts or post with a token it got hold of.
+    if request.content_type != "application/json":
+        raise _fail(415, "unsupported", "send the body as JSON with Content-Type: application/json")
+    limit = request.app[SERVICE].settings.request_timeout
+    try:
+        async with asyncio.timeout(limit):
+            raw = await request.read()
+    except TimeoutError:
+        raise _fail(408, "timeout", f"the request body did not arrive within {limit:g} s") from None
     try:
         body = msgspec.json.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON, or invalid UTF-8 inside a string
         raise _fail(400, "bad_request", "body must be JSON") from None
+    except RecursionError:  # msgspec's depth limit
+        raise _fail(400, "bad_request", "body is nested too deeply") from None
     if not isinstance(body, dict):
         raise _fail(400, "bad_request", "body must be a JSON object")
     return body
@@ -116,8 +128,8 @@ async def post_message(request: web.Request) -> web.Response:
     text, client_id = body.get("text"), body.get("client_id")
     if not isinstance(text, str) or not text:
         raise _fail(400, "bad_request", "text must be a non-empty string")
-    if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID):
-        raise _fail(400, "bad_request", "client_id must be a string of 1-128 characters")
+    if client_id is not None and not valid_client_id(client_id):
+        raise _fail(400, "bad_request", "client_id must be a string of 1-128 characters, without U+0000")
     saved = await service.post_wait(user, room, text, client_id)
     return _json(saved.event, status=200 if saved.duplicate else 201)
 
@@ -142,6 +154,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         raise _fail(_STATUS.get(exc.code, 403), exc.code.value, exc.message) from None
     except StoreUnavailable as exc:
         raise _fail(503, "unavailable", f"storage unavailable: {exc}") from None
+    except StoreRejected as exc:
+        raise _fail(400, "bad_request", f"the store refused it: {exc}") from None
 
 
 def add_routes(app: web.Application) -> None:

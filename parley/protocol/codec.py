@@ -15,10 +15,11 @@ _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 encode = _encoder.encode
 
+TOO_DEEP = "frame is nested too deeply"
 _AT = re.compile(r" - at `\$\.(\w+)`$")
 _FRIENDLY = {
     "room": "room must be 1-64 characters of letters, digits, '.', '_' or '-'",
-    "client_id": "client_id must be a string of 1-128 characters",
+    "client_id": "client_id must be a string of 1-128 characters, without U+0000",
     "since": "since must be an integer from 0 to 2^63-1",
     "before": "before must be an integer from 0 to 2^63-1",
     "limit": "limit must be an integer >= 1",
@@ -46,6 +47,8 @@ def decode_client_frame(data: bytes | str) -> ClientFrame:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _explain(exc, data), _salvage_ref(data)) from None
     except UnicodeDecodeError:  # bytes with invalid UTF-8 inside a JSON string
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid UTF-8") from None
+    except RecursionError:  # msgspec's depth limit: thousands of nested arrays or objects
+        raise ProtocolError(ErrorCode.BAD_REQUEST, TOO_DEEP) from None
 
 
 def _explain(exc: msgspec.DecodeError, data: bytes | str) -> str:
@@ -70,7 +73,7 @@ def _explain(exc: msgspec.DecodeError, data: bytes | str) -> str:
 def _field_repr(data: bytes | str, key: str) -> str:
     try:
         obj = _any_decoder.decode(data)
-        return repr(obj.get(key))[:80]
+        return repr(obj.get(key))[:80]  # (a frame nested too deeply never gets here: it is not valid JSON)
     except Exception:
         return "?"
 
@@ -79,7 +82,7 @@ def _salvage_ref(data: bytes | str) -> Ref:
     """The "ref" of a frame that failed validation, so the error can still be matched by the client."""
     try:
         obj = _any_decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(obj, dict):
         ref = obj.get("ref")

@@ -8,12 +8,12 @@ from typing import Annotated, ClassVar
 
 import msgspec
 
-from parley.protocol.names import HISTORY_LIMIT_MAX, MAX_CLIENT_ID, MAX_SEQ, ROOM_PATTERN
+from parley.protocol.names import CLIENT_ID_PATTERN, HISTORY_LIMIT_MAX, MAX_SEQ, ROOM_PATTERN
 
 Ref = str | int | None
 Room = Annotated[str, msgspec.Meta(pattern=ROOM_PATTERN)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
-ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CLIENT_ID)]
+ClientId = Annotated[str, msgspec.Meta(pattern=CLIENT_ID_PATTERN)]
 
 
 class _Client(msgspec.Struct, tag_field="type", frozen=True):

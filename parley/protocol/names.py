@@ -11,8 +11,17 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 MAX_CLIENT_ID = 128
 MAX_SEQ = 2**63 - 1  # seqs are 64-bit integers in the store: a larger since/before/after is refused, not queried
+# Text the stores and clients cannot keep: PostgreSQL refuses U+0000 in text, and C strings end there. (Lone
+# surrogates cannot arrive: they are invalid JSON and invalid UTF-8.) Refused with bad_request everywhere.
+NUL = "\x00"
+CLIENT_ID_PATTERN = r"^[^\x00]{1,128}\Z"
+CLIENT_ID_RE = re.compile(CLIENT_ID_PATTERN)
 HISTORY_LIMIT_MAX = 100
 HISTORY_LIMIT_DEFAULT = 50
+
+
+def valid_client_id(value: object) -> bool:
+    return isinstance(value, str) and CLIENT_ID_RE.fullmatch(value) is not None
 
 
 def valid_room(name: object) -> bool:

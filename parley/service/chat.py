@@ -19,7 +19,7 @@ from parley.hub import Hub, Member
 from parley.hub.presence import ClusterPresence
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import RoomEvent
-from parley.protocol.names import password_problem, username_problem
+from parley.protocol.names import NUL, password_problem, username_problem
 from parley.service.policy import Action, Refused, RoomPolicy
 from parley.service.ratelimit import TokenBucket
 from parley.session.registry import SessionRegistry
@@ -172,6 +172,8 @@ class ChatService:
             raise Refused(ErrorCode.BAD_REQUEST, "text must not be empty")
         if len(text) > self.settings.max_text:
             raise Refused(ErrorCode.TOO_LONG, f"text is longer than {self.settings.max_text} characters")
+        if NUL in text:
+            raise Refused(ErrorCode.BAD_REQUEST, "text must not contain U+0000")
 
     def post(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
              limit: TokenBucket | None = None) -> None:

@@ -32,7 +32,7 @@ from parley.service.policy import Action, Refused
 from parley.session import catchup
 from parley.session.dispatch import handles
 from parley.session.session import MAX_ROOMS
-from parley.store import Saved, StoreUnavailable
+from parley.store import Saved, StoreRejected, StoreUnavailable
 from parley.transports.sink import unauthenticated
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ def _stored(session: Session, saved: Saved | None, error: Exception | None, ref:
     if saved is None:
         if isinstance(error, StoreUnavailable):
             session.error(ErrorCode.UNAVAILABLE, "message not stored: storage unavailable, retry", ref)
+        elif isinstance(error, StoreRejected):
+            session.error(ErrorCode.BAD_REQUEST, f"message not stored: the store refused it ({error})", ref)
         else:
             session.error(ErrorCode.INTERNAL, "message not stored: internal error", ref)
         return

@@ -1,6 +1,16 @@
 """Durable storage behind one interface (base.Store); the backend is chosen by the --db URL."""
 
-from parley.store.base import NewEvent, RoomInfo, Saved, Store, StoreError, StoreUnavailable, User, UserExists
+from parley.store.base import (
+    NewEvent,
+    RoomInfo,
+    Saved,
+    Store,
+    StoreError,
+    StoreRejected,
+    StoreUnavailable,
+    User,
+    UserExists,
+)
 
 
 def store_for_url(url: str) -> Store:
@@ -17,5 +27,6 @@ def store_for_url(url: str) -> Store:
     raise ValueError(f"unsupported --db URL {url!r}: use sqlite:///path.db or postgresql://user@host/db")
 
 
-__all__ = ["NewEvent", "RoomInfo", "Saved", "Store", "StoreError", "StoreUnavailable", "User", "UserExists",
+__all__ = ["NewEvent", "RoomInfo", "Saved", "Store", "StoreError", "StoreRejected", "StoreUnavailable", "User",
+           "UserExists",
            "store_for_url"]

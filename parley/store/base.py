@@ -17,6 +17,10 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or refused the write; nothing was stored."""
 
 
+class StoreRejected(StoreError):
+    """The database refused the data itself (e.g. a character it cannot keep); retrying will not help."""
+
+
 class UserExists(StoreError):
     """A user with that name (compared case-insensitively) already exists."""
 

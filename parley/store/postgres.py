@@ -22,9 +22,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from parley.store.base import NewEvent, Saved, StoreUnavailable
+from parley.store.base import NewEvent, Saved, StoreRejected, StoreUnavailable
 from parley.store.schema import rooms
-from parley.store.sql import SqlStore, now_ms
+from parley.store.sql import SqlStore, describe, now_ms
 
 MIGRATION_LOCK = 0x7061726C6579  # pg_advisory_xact_lock key held while migrating ("parley" in ASCII)
 RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure: safe to run again
@@ -67,10 +67,11 @@ class PostgresStore(SqlStore):
         try:
             async with super()._begin() as conn:
                 yield conn
+        except asyncpg.exceptions.DataError as exc:
+            raise StoreRejected(describe(exc)) from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError,
                 TimeoutError) as exc:
-            first_line = (str(exc).splitlines() or [""])[0][:200]
-            raise StoreUnavailable(f"{type(exc).__name__}: {first_line}") from exc
+            raise StoreUnavailable(describe(exc)) from exc
 
     async def _lock_migrations(self, conn: AsyncConnection) -> None:
         """One node at a time migrates; the lock is released when the migration transaction ends."""

@@ -10,16 +10,28 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, tuple_, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley.protocol.events import RoomEvent
-from parley.store.base import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, User, UserExists
+from parley.store.base import NewEvent, RoomInfo, Saved, Store, StoreRejected, StoreUnavailable, User, UserExists
 from parley.store.batch import Key, event_of, key_of, keys, plan
 from parley.store.schema import EVENT_COLUMNS, LATEST, MIGRATIONS, events, rooms, schema_version, settings, users
 
 _EVENT_COLS = tuple(events.c[name] for name in EVENT_COLUMNS)
+
+
+def describe(exc: BaseException) -> str:
+    """A database error in one line for logs and error messages (some, like TimeoutError(), have no text)."""
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+
+
+def _refused_data(exc: DBAPIError) -> bool:
+    """The database refused the data, not the connection: SQLSTATE class 22 (data exception), e.g. U+0000 in
+    PostgreSQL text. (SQLAlchemy's asyncpg adapter raises these as a plain DBAPIError carrying the SQLSTATE.)"""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(exc, DataError) or (isinstance(sqlstate, str) and sqlstate.startswith("22"))
 
 
 def now_ms() -> int:
@@ -74,15 +86,18 @@ class SqlStore(Store):
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction; a lost or refusing database becomes StoreUnavailable."""
+        """A transaction; a lost or refusing database becomes StoreUnavailable, refused data StoreRejected."""
         try:
             async with self.engine.begin() as conn:
                 yield conn
         except IntegrityError:
             raise
-        except (OperationalError, DBAPIError, PoolTimeout, OSError, ConnectionError) as exc:
-            first_line = (str(exc).splitlines() or [""])[0][:200]  # some errors (TimeoutError()) have no text
-            raise StoreUnavailable(f"{type(exc).__name__}: {first_line}") from exc
+        except DBAPIError as exc:
+            if _refused_data(exc):
+                raise StoreRejected(describe(exc)) from exc
+            raise StoreUnavailable(describe(exc)) from exc
+        except (PoolTimeout, OSError, ConnectionError) as exc:
+            raise StoreUnavailable(describe(exc)) from exc
 
     async def schema_version(self) -> int:
         async with self._begin() as conn:

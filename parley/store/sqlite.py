@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from parley.protocol.events import RoomEvent
-from parley.store.base import NewEvent, Saved, StoreUnavailable
+from parley.store.base import NewEvent, Saved, StoreRejected, StoreUnavailable
 from parley.store.batch import Key, event_of, keys, plan
 from parley.store.schema import EVENT_COLUMNS
 from parley.store.sql import SqlStore, now_ms
@@ -112,6 +112,8 @@ class SqliteStore(SqlStore):
             raise StoreUnavailable("store is closed")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        except sqlite3.DataError as exc:
+            raise StoreRejected(f"{type(exc).__name__}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 

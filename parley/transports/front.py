@@ -20,9 +20,6 @@ from parley.transports.origin import origin_allowed
 Routes = dict[str, Callable[[asyncio.Transport, bytes], Any]]
 
 
-HEAD_TIMEOUT = 10.0  # seconds a new connection has to send its request head
-
-
 class FrontProtocol(asyncio.Protocol):
     __slots__ = ("_buf", "_http", "_routes", "_settings", "_timer", "_transport")
 
@@ -36,8 +33,10 @@ class FrontProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        # a socket that never completes a request head would otherwise hold a file descriptor forever
-        self._timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT, transport.abort)  # type: ignore[attr-defined]
+        # a socket that never completes a request head would otherwise hold a file descriptor forever (after
+        # the first request aiohttp's keep-alive timeout, set to the same, bounds the wait for the next head)
+        self._timer = asyncio.get_running_loop().call_later(self._settings.request_timeout,
+                                                            transport.abort)  # type: ignore[attr-defined]
 
     def _handed_over(self) -> None:
         if self._timer is not None:
@@ -47,10 +46,10 @@ class FrontProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self._buf + data if self._buf else data
         if buf.find(b"\r\n\r\n") < 0:
-            if len(buf) < MAX_HEAD and b"GET /".startswith(buf[:5]):
+            if len(buf) < MAX_HEAD and buf[:1].isupper():  # a request line in progress (any method)
                 self._buf = buf
                 return
-            self._to_http(buf)
+            self._to_http(buf)  # aiohttp answers what is not HTTP, or a head that is too big
             return
         upgrade = parse_upgrade(buf) if buf.startswith(b"GET ") else None
         route = self._routes.get(upgrade.path) if upgrade is not None else None
@@ -95,4 +94,5 @@ class FrontSite(web.TCPSite):
         routes, settings = self._routes, self._settings
         self._server = await asyncio.get_running_loop().create_server(
             lambda: FrontProtocol(http, routes, settings), self._host, self._port, ssl=self._ssl_context,
+            ssl_handshake_timeout=settings.request_timeout if self._ssl_context else None,
             backlog=self._backlog, reuse_address=self._reuse_address, reuse_port=self._reuse_port)

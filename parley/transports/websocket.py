@@ -82,7 +82,8 @@ class WsConnection(asyncio.Protocol):
         if self.failed:
             return  # discarded until the peer closes (see _fail)
         events = self.parser.feed(data)
-        self.liveness.missed = 0
+        if events:  # a complete frame (a pong among them) is a sign of life; a byte of an unfinished one is not
+            self.liveness.heard()
         handler = self.handler
         for op, payload in events:
             if self.closing and op != OP_CLOSE:

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from parley.store import NewEvent, StoreUnavailable, store_for_url
+from parley.store import NewEvent, Saved, StoreRejected, StoreUnavailable, store_for_url
+from parley.store.committer import Done, GroupCommitter
 from parley.store.postgres import PostgresStore, split_url
 from parley.store.schema import LATEST
 from tests.scale.cluster import TcpProxy
@@ -75,6 +76,38 @@ async def test_lost_connection_is_unavailable_and_the_store_recovers(pg_url: str
     finally:
         await store.close()
         await proxy.close()
+
+
+async def test_a_row_postgresql_refuses_answers_only_that_row(pg_url: str) -> None:
+    """U+0000 is refused by PostgreSQL itself (the service refuses it earlier; here the store is driven
+    directly): the batch it shares with other users' messages still stores theirs."""
+    store = PostgresStore(pg_url)
+    await store.open()
+    committer = GroupCommitter(store)
+    committer.start()
+    try:
+        with pytest.raises(StoreRejected):
+            await store.save_events([NewEvent(room="r", sender="u", text="a\x00b", client_id="direct")])
+        outcomes: dict[str, tuple[int | None, str | None]] = {}
+        done = asyncio.Event()
+
+        def answer(cid: str) -> Done:
+            def call(saved: Saved | None, error: Exception | None) -> None:
+                outcomes[cid] = (saved.event.seq if saved else None, type(error).__name__ if error else None)
+                if len(outcomes) == 5:
+                    done.set()
+            return call
+
+        for i in range(5):  # submitted in one loop iteration: one group commit
+            committer.submit(NewEvent(room="r", sender=f"u{i}", text="bad\x00" if i == 2 else f"m{i}",
+                                      client_id=f"c{i}"), answer(f"c{i}"))
+        await asyncio.wait_for(done.wait(), 10)
+        assert outcomes == {"c0": (1, None), "c1": (2, None), "c2": (None, "StoreRejected"), "c3": (3, None),
+                            "c4": (4, None)}
+        assert [e.text for e in await store.events_after("r", 0, 10)] == ["m0", "m1", "m3", "m4"]
+    finally:
+        await committer.stop()
+        await store.close()
 
 
 def test_url_settings() -> None:

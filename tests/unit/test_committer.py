@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from parley.store import NewEvent, Saved, StoreUnavailable
+from parley.store import NewEvent, Saved, StoreRejected, StoreUnavailable
 from parley.store.committer import Done, GroupCommitter
 from tests.unit.fakes import FakeStore, eventually, settle
 
@@ -132,6 +132,30 @@ async def test_other_store_errors_fail_the_batch_too(store: FakeStore, committer
     committer.submit(new(2), r.done("2"))
     await eventually(lambda: len(r.calls) == 2)
     assert r.seqs()[-1] == ("2", 1)
+
+
+async def test_a_row_the_store_refuses_fails_alone_and_the_rest_of_its_batch_is_stored(
+        store: FakeStore, committer: GroupCommitter) -> None:
+    r = Results()
+    real = store.save_events
+
+    async def picky(batch: list[NewEvent]) -> list[Saved]:
+        if any("\x00" in e.text for e in batch):
+            raise StoreRejected("DataError: invalid byte sequence for encoding UTF8: 0x00")
+        return await real(batch)
+
+    store.save_events = picky  # type: ignore[method-assign]
+    gate = store.block("save_events")
+    committer.submit(new(0), r.done("0"))  # holds the writer, so the next five are one batch
+    await gate.reached()
+    for n in (1, 2, 3, 4, 5):
+        committer.submit(NewEvent(room=ROOM, sender="alice", text="bad\x00" if n == 3 else f"t{n}",
+                                  client_id=f"c{n}"), r.done(str(n)))
+    gate.release()
+    await eventually(lambda: len(r.calls) == 6)
+    assert r.seqs() == [("0", 1), ("1", 2), ("2", 3), ("3", None), ("4", 4), ("5", 5)]
+    assert isinstance(r.calls[3][2], StoreRejected)
+    assert store.seqs(ROOM) == [1, 2, 3, 4, 5]
 
 
 async def test_a_raising_done_does_not_stop_the_others(store: FakeStore, committer: GroupCommitter) -> None:

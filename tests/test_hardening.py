@@ -1,0 +1,142 @@
+"""Defects found by attacking Parley from the outside (issue 10), each with the answer a client now gets and
+proof that the server and everyone else's messages survive."""
+
+import asyncio
+import json
+import subprocess
+
+from tests.support import Client, ServerProcess, http, in_room, rest_messages, unique
+
+NESTED = 10_000  # deep enough for msgspec's limit, small enough for one 64 KiB frame
+
+
+async def test_nul_in_text_or_client_id_is_bad_request_and_spoils_nobody_elses_message(shared_server, users):
+    room = unique("nul")
+    a, b = await in_room(shared_server, room, users[0], users[1])
+    # a's bad frames and b's good message go in at once, so they would share a group commit
+    await a.send({"type": "send", "room": room, "text": "bad\u0000text", "client_id": "n1", "ref": "t"})
+    await a.send({"type": "send", "room": room, "text": "fine", "client_id": "bad\u0000id", "ref": "c"})
+    ack = await b.say(room, "b's message", client_id="b1")
+    for ref in ("t", "c"):
+        error = await a.expect("error", ref=ref)
+        assert error["code"] == "bad_request" and "U+0000" in error["message"], error
+    assert ack["seq"] == 1
+    status, body = http("POST", f"{shared_server.http}/api/rooms/{room}/messages",
+                        {"text": "x\u0000", "client_id": "r1"}, token=users[0][1])
+    assert status == 400 and body["error"] == "bad_request", body
+    status, body = http("POST", f"{shared_server.http}/api/rooms/{room}/messages",
+                        {"text": "x", "client_id": "\u0000"}, token=users[0][1])
+    assert status == 400 and body["error"] == "bad_request", body
+    assert [(m["seq"], m["text"]) for m in rest_messages(shared_server, users[1][1], room)] == [(1, "b's message")]
+    assert (await a.say(room, "still works"))["seq"] == 2
+    await a.close()
+    await b.close()
+
+
+def _nested(kind: str) -> str:
+    return '{"type":"ping","x":' + "[" * NESTED + "]" * NESTED + "}" if kind == "array" else \
+        '{"type":"ping","x":' + '{"a":' * NESTED + "1" + "}" * NESTED + "}"
+
+
+async def test_deeply_nested_json_is_bad_request_before_and_after_auth(shared_server, users):
+    before = await Client.connect(shared_server)
+    for kind in ("array", "object"):
+        await before.send(_nested(kind))
+        error = await before.expect("error")
+        assert error["code"] == "bad_request" and "nested too deeply" in error["message"], error
+    await before.send({"type": "auth", "token": users[0][1]})
+    await before.expect("ready")
+    await before.send(_nested("array"))
+    assert (await before.expect("error"))["code"] == "bad_request"
+    await before.send({"type": "ping", "ref": "p"})
+    await before.expect("pong", ref="p")
+    await before.close()
+    for path in ("/api/login", f"/api/rooms/{unique('deep')}/messages"):
+        status, body = http("POST", shared_server.http + path, raw=_nested("array").encode(), token=users[0][1])
+        assert status == 400 and body["error"] == "bad_request" and "nested too deeply" in body["message"]
+    assert "Traceback" not in shared_server.logs()
+
+
+def test_json_endpoints_take_only_json_bodies(shared_server, users):
+    """A cross-site form or text/plain POST (no CORS preflight) must not create accounts or post messages."""
+    name = unique("xsite")
+    body = json.dumps({"username": name, "password": "long-enough-password"}).encode()
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        status, answer = http("POST", shared_server.http + "/api/register", raw=body, headers={"Content-Type": ctype})
+        assert status == 415 and answer["error"] == "unsupported", (ctype, status, answer)
+        status, answer = http("POST", f"{shared_server.http}/api/rooms/{unique('x')}/messages",
+                              raw=b'{"text":"hi"}', headers={"Content-Type": ctype}, token=users[0][1])
+        assert status == 415, (ctype, status, answer)
+    account = {"username": name, "password": "long-enough-password"}
+    status, _ = http("POST", shared_server.http + "/api/login", account)
+    assert status == 401  # no account was made
+    status, _ = http("POST", shared_server.http + "/api/register", account)
+    assert status == 201
+
+
+async def _closed_within(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, drip: bytes,
+                         seconds: float) -> bool:
+    """Send `drip` a byte at a time (never finishing); whether the server closes the socket in `seconds`."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    i = 0
+    while loop.time() < end:
+        try:
+            writer.write(drip[i % len(drip):i % len(drip) + 1])
+            data = await asyncio.wait_for(reader.read(4096), 0.2)
+        except TimeoutError:
+            i += 1
+            continue
+        except (ConnectionError, OSError):
+            return True
+        if data == b"":
+            return True
+        if data.startswith(b"HTTP/1.1 408") or data.startswith(b"HTTP/1.1 400"):
+            return True
+    return False
+
+
+async def test_slow_heads_and_bodies_are_cut_off(make_server):
+    server = make_server("--request-timeout", "1")
+    # a head of any method, dripped
+    for start in (b"POST /api/login HTTP/1.1\r\nHost: x\r\nX-Slow: ", b"OPTIONS / HTTP/1.1\r\nX-Slow: ",
+                  b"GET /ws HTTP/1.1\r\nX-Slow: "):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(start)
+        assert await _closed_within(reader, writer, b"a", 6), start
+        writer.close()
+    # a second head on a keep-alive connection, dripped
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
+    writer.write(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+    assert await _closed_within(reader, writer, b"a", 6)
+    writer.close()
+    # a body that never arrives in full: 408
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{")
+    answer = await asyncio.wait_for(reader.read(4096), 6)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    writer.close()
+    # the server still answers everyone else
+    status, _ = http("GET", server.http + "/healthz")
+    assert status == 200
+
+
+async def test_a_tls_handshake_that_never_finishes_is_cut_off(db_url, tmp_path):
+    from tests.scale.cluster import self_signed_cert, wait_port
+
+    cert, key = self_signed_cert(tmp_path)
+    server = ServerProcess(db_url, "--request-timeout", "1", "--tls-cert", str(cert), "--tls-key", str(key),
+                           log=tmp_path / "tls.log")
+    server.proc = subprocess.Popen(server.command(), env=server.env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+    try:
+        wait_port(server.port, 30)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"\x16\x03\x01")  # the start of a ClientHello, never finished
+        assert await asyncio.wait_for(reader.read(100), 6) == b""
+        writer.close()
+    finally:
+        server.stop()
