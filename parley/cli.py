@@ -93,8 +93,10 @@ def _check_workers(settings: Settings) -> None:
               envvar="PARLEY_MAX_PENDING",
               help="bytes of unsent output a connection may hold; over it for 5 s, it is dropped (close 4408)")
 @click.option("--rate", default=_default("rate"), show_default=True, type=float, envvar="PARLEY_RATE",
-              help="messages per second per connection; 0 disables the limit")
+              help="messages per second per user (all their connections and REST together); 0 disables the limit")
 @click.option("--burst", default=_default("burst"), show_default=True, type=int, envvar="PARLEY_BURST")
+@click.option("--new-rooms", default=_default("new_rooms"), show_default=True, type=int, envvar="PARLEY_NEW_ROOMS",
+              help="rooms a user may create per hour (that many at once, then refilled over the hour); 0: no limit")
 @click.option("--token-ttl", default=_default("token_ttl"), show_default=True, type=int,
               envvar="PARLEY_TOKEN_TTL",
               help="seconds a login token stays valid")

@@ -21,8 +21,9 @@ class Settings:
     request_timeout: float = 10.0
     max_frame: int = 64 * 1024  # bytes; a bigger frame closes the connection with 1009
     max_text: int = 4000  # characters of message text; longer -> error too_long
-    rate: float = 20.0  # messages per second per connection (0 disables the limit)
-    burst: int = 40  # messages a connection may send at once before the rate applies
+    rate: float = 20.0  # messages per second per user, all connections and REST together (0 disables the limit)
+    burst: int = 40  # messages a user may send at once before the rate applies
+    new_rooms: int = 60  # rooms a user may create per hour (at once, then refilled over the hour); 0: no limit
     token_ttl: int = 7 * 24 * 3600  # seconds a login token stays valid
     max_pending: int = 4 * 1024 * 1024  # bytes of unsent output a connection may hold before it is dropped
     echo_path: str | None = None  # serve an echo WebSocket here (conformance testing)

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,10 @@ class ServerProcess:
         self.db = db
         self.args = list(args)
         self.port = port or free_port()
-        self.env = {**os.environ, "PARLEY_RATE": os.environ.get("PARLEY_TEST_RATE", "20"), **(env or {})}
+        # every test makes rooms of its own with a few shared accounts: the room-creation limit is tested
+        # on its own (tests/test_hardening.py), not by the whole suite
+        self.env = {**os.environ, "PARLEY_RATE": os.environ.get("PARLEY_TEST_RATE", "20"), "PARLEY_NEW_ROOMS": "0",
+                    **(env or {})}
         self.log_path = log
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -183,18 +187,52 @@ class Client:
                 return frame
             self.pending.append(frame)
 
+    async def expect_any(self, *kinds: str, timeout: float = 10) -> dict[str, Any]:
+        """The next frame whose type is one of `kinds`; others are kept for later."""
+        return await self.next_where(lambda f: f.get("type") in kinds, timeout)
+
+    async def next_where(self, wanted: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
+        """The next frame `wanted` accepts; others are kept for later."""
+        for i, frame in enumerate(self.pending):
+            if wanted(frame):
+                return self.pending.pop(i)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            frame = await self._read(max(deadline - asyncio.get_running_loop().time(), 0.01))
+            if wanted(frame):
+                return frame
+            self.pending.append(frame)
+
     async def join(self, room: str, since: int | None = None) -> dict[str, Any]:
-        frame: dict[str, Any] = {"type": "join", "room": room}
+        """Join and return `joined` (joining again, like a real client, while the user's join rate limit
+        refuses it; any other error fails the test)."""
+        ref = f"join-{unique()}"
+        frame: dict[str, Any] = {"type": "join", "room": room, "ref": ref}
         if since is not None:
             frame["since"] = since
-        await self.send(frame)
-        return await self.expect("joined", room=room)
+        for _ in range(100):
+            await self.send(frame)
+            reply = await self.next_where(lambda f: f.get("ref") == ref and f.get("type") in ("joined", "error"))
+            if reply["type"] == "joined":
+                return reply
+            assert reply["code"] == "rate_limited", reply
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"joining {room} still rate limited after 10 s")
 
     async def say(self, room: str, text: str, client_id: str | None = None) -> dict[str, Any]:
-        """Send a message and return its ack."""
+        """Send a message and return its ack (sending it again, like a real client, while the user's rate
+        limit refuses it; any other error fails the test)."""
         cid = client_id or unique("c")
-        await self.send({"type": "send", "room": room, "text": text, "client_id": cid})
-        return await self.expect("ack", client_id=cid)
+        ref = f"say-{cid}"
+        for _ in range(100):
+            await self.send({"type": "send", "room": room, "text": text, "client_id": cid, "ref": ref})
+            frame = await self.next_where(lambda f: (f.get("type") == "ack" and f.get("client_id") == cid)
+                                          or (f.get("type") == "error" and f.get("ref") == ref))
+            if frame["type"] == "ack":
+                return frame
+            assert frame["code"] == "rate_limited", frame
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{cid} still rate limited after 10 s")
 
     async def messages(self, n: int, room: str | None = None, timeout: float = 10) -> list[dict[str, Any]]:
         """The next n `message` frames (of `room`, when given)."""
@@ -241,16 +279,39 @@ def rest_messages(server: ServerProcess, token: str, room: str, **params: int) -
 async def send_all(client: Client, room: str, texts: list[str]) -> list[dict[str, Any]]:
     """Send every text at once (no waiting in between), then return their acks in sending order.
 
-    Stay within the rate limiter's burst (40) per connection, or expect `rate_limited` errors.
+    Like a real client, what is refused with `rate_limited` (the user's budget is shared by all their
+    connections and REST) is sent again, with the same client_id, a little later.
     """
     cids = [unique("c") for _ in texts]
-    for cid, text in zip(cids, texts, strict=True):
-        await client.send({"type": "send", "room": room, "text": text, "client_id": cid})
+    by_cid = dict(zip(cids, texts, strict=True))
+    for cid, text in by_cid.items():
+        await client.send({"type": "send", "room": room, "text": text, "client_id": cid, "ref": cid})
     acks: dict[str, dict[str, Any]] = {}
     while len(acks) < len(cids):
-        frame = await client.expect("ack")
-        acks[frame["client_id"]] = frame
+        frame = await client.expect_any("ack", "error")
+        if frame["type"] == "ack":
+            acks[frame["client_id"]] = frame
+        elif frame["type"] == "error" and frame.get("code") == "rate_limited" and frame.get("ref") in by_cid:
+            await asyncio.sleep(0.25)
+            cid = frame["ref"]
+            await client.send({"type": "send", "room": room, "text": by_cid[cid], "client_id": cid, "ref": cid})
+        else:
+            raise AssertionError(f"unexpected error while sending: {frame}")
     return [acks[c] for c in cids]
+
+
+def all_rooms(server: ServerProcess, token: str) -> list[dict[str, Any]]:
+    """Every room of GET /api/rooms, following `next` page by page."""
+    rooms: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        status, body = http("GET", f"{server.http}/api/rooms?limit=1000" + (f"&after={after}" if after else ""),
+                            token=token)
+        assert status == 200, body
+        rooms += body["rooms"]
+        if not body["next"]:
+            return rooms
+        after = body["next"]
 
 
 async def fill_room(server: ServerProcess, room: str, n: int, token: str | None = None) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.support import Client, close_code, fill_room, in_room, rest_messages, unique
+from tests.support import Client, close_code, fill_room, in_room, register, rest_messages, unique
 
 MAX_FRAME = 64 * 1024
 MAX_TEXT = 4000
@@ -29,8 +29,9 @@ def assert_intact(server, token, room):
 
 @pytest.fixture
 async def client(shared_server, users, stored_room):
-    """An authenticated connection that has joined the stored room and a room of its own (`client.room`)."""
-    c = await Client.connect(shared_server, users[0][1])
+    """An authenticated connection, of an account of its own (rate limits are per user), that has joined the
+    stored room and a room of its own (`client.room`)."""
+    c = await Client.connect(shared_server, register(shared_server)[1])
     c.room = unique("r")
     await c.join(c.room)
     await c.join(stored_room)

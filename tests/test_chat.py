@@ -4,7 +4,7 @@ presence (join, leave, close and a dropped connection), ref echoing and the appl
 import asyncio
 import time
 
-from tests.support import Client, close_all, connect_all, http, in_room, send_all, unique
+from tests.support import Client, all_rooms, close_all, connect_all, in_room, send_all, unique
 
 
 async def test_two_users_see_each_others_messages_in_seq_order(shared_server, users):
@@ -108,11 +108,9 @@ async def test_joined_reports_last_seq_and_who_is_online(shared_server, users):
 async def test_a_room_exists_from_its_first_join(shared_server, users):
     a, = await connect_all(shared_server, users[0])
     room = unique("r")
-    _, before = http("GET", shared_server.http + "/api/rooms", token=users[0][1])
-    assert room not in [r["name"] for r in before["rooms"]]
+    assert room not in [r["name"] for r in all_rooms(shared_server, users[0][1])]
     await a.join(room)
-    _, after = http("GET", shared_server.http + "/api/rooms", token=users[0][1])
-    assert {"name": room, "last_seq": 0} in after["rooms"]
+    assert {"name": room, "last_seq": 0} in all_rooms(shared_server, users[0][1])
     await a.close()
 
 
@@ -216,8 +214,7 @@ async def test_typing_reaches_other_members_only_and_is_not_stored(shared_server
     assert await c.nothing(0.1, kind="typing") == []
     await a.send({"type": "history", "room": room})
     assert (await a.expect("history"))["messages"] == []
-    _, rooms = http("GET", shared_server.http + "/api/rooms", token=ta)
-    assert {"name": room, "last_seq": 0} in rooms["rooms"]
+    assert {"name": room, "last_seq": 0} in all_rooms(shared_server, ta)
     await close_all(a, b, c)
 
 

@@ -5,7 +5,7 @@ import asyncio
 import json
 import subprocess
 
-from tests.support import Client, ServerProcess, http, in_room, rest_messages, unique
+from tests.support import Client, ServerProcess, http, in_room, register, rest_messages, unique
 
 NESTED = 10_000  # deep enough for msgspec's limit, small enough for one 64 KiB frame
 
@@ -140,3 +140,59 @@ async def test_a_tls_handshake_that_never_finishes_is_cut_off(db_url, tmp_path):
         writer.close()
     finally:
         server.stop()
+
+
+async def test_join_leave_flapping_is_rate_limited_and_presence_bounded(shared_server, users):
+    """One connection joining and leaving a room as fast as it can reaches the room's members a bounded
+    number of times (each join may announce presence), then gets `rate_limited`."""
+    room = unique("flap")
+    flapper_name, flapper_token = register(shared_server)
+    watcher, = await in_room(shared_server, room, users[0])
+    flapper = await Client.connect(shared_server, flapper_token)
+    for i in range(300):
+        await flapper.send({"type": "join", "room": room, "ref": f"j{i}"})
+        await flapper.send({"type": "leave", "room": room, "ref": f"l{i}"})
+    await flapper.send({"type": "ping", "ref": "end"})
+    await flapper.expect("pong", ref="end", timeout=20)
+    limited = [f for f in flapper.pending if f.get("type") == "error" and f.get("code") == "rate_limited"]
+    assert len(limited) >= 300 - 130, len(limited)  # a burst of 120 (and ~10/s) got through, the rest did not
+    online = await watcher.nothing(1.0, kind="presence", user=flapper_name, online=True)
+    assert 1 <= len(online) <= 140, len(online)
+    assert (await watcher.say(room, "still fine"))["seq"] >= 1
+    await flapper.close()
+    await watcher.close()
+
+
+async def test_room_creation_is_capped_per_user_and_rooms_are_listed_in_pages(make_server):
+    server = make_server("--new-rooms", "3", env={"PARLEY_NEW_ROOMS": "3"})
+    _, token = register(server)
+    _, other = register(server)
+    c = await Client.connect(server, token)
+    made = [unique("mine") for _ in range(3)]
+    for room in made:
+        await c.join(room)
+    await c.send({"type": "join", "room": unique("fourth"), "ref": "4th"})
+    error = await c.expect("error", ref="4th")
+    assert error["code"] == "rate_limited" and "new rooms" in error["message"]
+    status, body = http("POST", f"{server.http}/api/rooms/{unique('rest')}/messages", {"text": "x"}, token=token)
+    assert status == 429 and body["error"] == "rate_limited"
+    status, _ = http("POST", f"{server.http}/api/rooms/{made[0]}/messages", {"text": "x"}, token=token)
+    assert status == 201  # an existing room is no creation
+    d = await Client.connect(server, other)
+    await d.join(made[1])  # others still join existing rooms, and create their own
+    await d.join(unique("theirs"))
+    # pages of two, in name order, every room once
+    names, after = [], None
+    while True:
+        status, body = http("GET", f"{server.http}/api/rooms?limit=2" + (f"&after={after}" if after else ""),
+                            token=token)
+        assert status == 200 and len(body["rooms"]) <= 2
+        names += [r["name"] for r in body["rooms"]]
+        if body["next"] is None:
+            break
+        after = body["next"]
+    assert names == sorted(names) and len(names) == len(set(names)) == 4 and set(made) <= set(names)
+    for bad in ("?limit=0", "?limit=1001", "?after=no%20spaces", "?limit=x"):
+        assert http("GET", f"{server.http}/api/rooms{bad}", token=token)[0] == 400, bad
+    await c.close()
+    await d.close()

@@ -1,11 +1,12 @@
-"""Per-connection rate limit: a burst over 40 messages gets `rate_limited` for the excess, which is neither
-stored nor broadcast (and can be sent again later with the same client_id); the limit is per connection,
-`--burst`/`--rate` tune it and `--rate 0` turns it off. `--max-text` and `--max-frame` move the other limits."""
+"""Per-user rate limit: a burst over 40 messages gets `rate_limited` for the excess, which is neither
+stored nor broadcast (and can be sent again later with the same client_id); the limit is per user, shared
+by all their connections and REST posts, `--burst`/`--rate` tune it and `--rate 0` turns it off.
+`--max-text` and `--max-frame` move the other limits."""
 
 import asyncio
 import json
 
-from tests.support import Client, close_code, in_room, register, rest_messages, unique
+from tests.support import Client, close_code, http, in_room, register, rest_messages, unique
 
 BURST = 40
 
@@ -29,10 +30,15 @@ async def blast(client: Client, room: str, n: int) -> tuple[list[dict], list[dic
     return acks, limited, cids
 
 
-async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server, users):
-    _, ta = users[0]
+def fresh(server, n: int = 1) -> list[tuple[str, str]]:
+    """Accounts of their own: each user's budget is shared by everything they do."""
+    return [register(server) for _ in range(n)]
+
+
+async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server):
+    (ua, ta), ub = fresh(shared_server, 2)
     room = unique("r")
-    a, b = await in_room(shared_server, room, *users[:2])
+    a, b = await in_room(shared_server, room, (ua, ta), ub)
     acks, limited, cids = await blast(a, room, 100)
     assert len(acks) >= BURST
     assert limited, "a burst of 100 at once must hit the limit"
@@ -51,9 +57,9 @@ async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server, user
     await b.close()
 
 
-async def test_a_rate_limited_message_can_be_sent_again_later(shared_server, users):
+async def test_a_rate_limited_message_can_be_sent_again_later(shared_server):
     room = unique("r")
-    a, = await in_room(shared_server, room, users[0])
+    a, = await in_room(shared_server, room, *fresh(shared_server))
     acks, limited, _ = await blast(a, room, BURST + 10)
     assert limited
     retry = limited[0]["ref"]
@@ -79,15 +85,22 @@ async def next_reply(client: Client) -> dict:
         others.append(frame)
 
 
-async def test_the_limit_is_per_connection(shared_server, users):
+async def test_the_limit_is_per_user_over_every_way_in(shared_server):
+    """A user's connections and REST posts draw from one budget; another user's is untouched."""
+    me, other = fresh(shared_server, 2)
     room = unique("r")
-    a1, a2 = await in_room(shared_server, room, users[0], users[0])
-    _, limited, _ = await blast(a1, room, BURST + 20)
-    assert limited
-    acks, limited2, _ = await blast(a2, room, BURST)  # the same user on another connection has its own bucket
-    assert len(acks) == BURST and not limited2
-    await a1.close()
-    await a2.close()
+    a1, a2, b = await in_room(shared_server, room, me, me, other)
+    acks, limited, _ = await blast(a1, room, BURST + 20)
+    assert len(acks) >= BURST and limited
+    acks2, limited2, _ = await blast(a2, room, 10)  # the same user on another connection: still over
+    assert limited2 and len(acks2) < 10
+    status, body = http("POST", f"{shared_server.http}/api/rooms/{room}/messages", {"text": "rest", "client_id": "r1"},
+                        token=me[1])
+    assert status == 429 and body["error"] == "rate_limited", (status, body)
+    acks3, limited3, _ = await blast(b, room, BURST)  # someone else is not slowed down
+    assert len(acks3) == BURST and not limited3
+    for c in (a1, a2, b):
+        await c.close()
 
 
 async def test_other_frames_are_not_rate_limited(shared_server, users):

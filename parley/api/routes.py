@@ -14,6 +14,7 @@ from parley.service import AccountError, ChatService, Refused
 from parley.store import StoreRejected, StoreUnavailable
 
 SERVICE = web.AppKey("service", ChatService)
+ROOMS_PAGE_DEFAULT, ROOMS_PAGE_MAX = 100, 1000
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -24,7 +25,7 @@ def _fail(status: int, code: str, message: str) -> web.HTTPException:
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
            408: web.HTTPRequestTimeout, 409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge,
            415: web.HTTPUnsupportedMediaType, 429: web.HTTPTooManyRequests, 503: web.HTTPServiceUnavailable}[status]
-    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "1"} if status == 429 else None
     return cls(body=encode({"error": code, "message": message}), content_type="application/json", headers=extra)
 
 
@@ -100,8 +101,15 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    rooms = await request.app[SERVICE].rooms(_user(request))
-    return _json({"rooms": [{"name": r.name, "last_seq": r.last_seq} for r in rooms]})
+    user = _user(request)
+    after = request.query.get("after")
+    if after is not None and not valid_room(after):
+        raise _fail(400, "bad_request", "after must be a room name (the `next` of the previous page)")
+    limit = _int(request, "limit", ROOMS_PAGE_DEFAULT, 1) or 1
+    if limit > ROOMS_PAGE_MAX:
+        raise _fail(400, "bad_request", f"limit must be at most {ROOMS_PAGE_MAX}")
+    rooms, following = await request.app[SERVICE].rooms(user, after, limit)
+    return _json({"rooms": [{"name": r.name, "last_seq": r.last_seq} for r in rooms], "next": following})
 
 
 async def room_messages(request: web.Request) -> web.Response:

@@ -20,8 +20,8 @@ from parley.hub.presence import ClusterPresence
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import RoomEvent
 from parley.protocol.names import NUL, password_problem, username_problem
+from parley.service.limits import JOIN_BURST, JOIN_RATE, UserLimits
 from parley.service.policy import Action, Refused, RoomPolicy
-from parley.service.ratelimit import TokenBucket
 from parley.session.registry import SessionRegistry
 from parley.store import NewEvent, RoomInfo, Saved, Store, UserExists, store_for_url
 from parley.store.committer import GroupCommitter
@@ -51,6 +51,9 @@ class ChatService:
         self._hub = Hub(self._store)
         self._committer = GroupCommitter(self._store)
         self.sessions = SessionRegistry()
+        self.limits = UserLimits(settings.rate, settings.burst)  # messages per user, every way in together
+        self.join_limits = UserLimits(JOIN_RATE, JOIN_BURST)  # joins (and so presence changes) per user
+        self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
         self.tokens: Tokens | None = None
 
     async def start(self) -> None:
@@ -121,13 +124,30 @@ class ChatService:
         checks it too; transports call it to refuse early, before anything is visible to others)."""
         self.policy.check(user, room, action)
 
-    async def rooms(self, user: str) -> list[RoomInfo]:
-        """The rooms `user` may see."""
-        return [r for r in await self._store.rooms() if self.policy.can(user, r.name, Action.LIST)]
+    async def rooms(self, user: str, after: str | None = None, limit: int = 100) -> tuple[list[RoomInfo], str | None]:
+        """A page of the rooms `user` may see, in name order after `after`, and the cursor of the next page
+        (None at the end)."""
+        page = await self._store.rooms(after, limit)
+        following = page[-1].name if len(page) == limit else None
+        return [r for r in page if self.policy.can(user, r.name, Action.LIST)], following
+
+    def admit_join(self, user: str) -> None:
+        """Joins are rate limited per user: each may announce presence to a whole room."""
+        if not self.join_limits.take(user):
+            raise Refused(ErrorCode.RATE_LIMITED, "too many joins; slow down")
 
     async def open_room(self, user: str, room: str) -> int:
         """A join's first step: the room exists afterwards (public rooms come into being here); its last seq."""
         self.policy.check(user, room, Action.JOIN)
+        return await self.room_seq_or_create(user, room)
+
+    async def room_seq_or_create(self, user: str, room: str) -> int:
+        """The last seq of `room`, creating it (within `user`'s room-creation limit) if it is new."""
+        last = await self._store.room_seq(room)
+        if last is not None:
+            return last
+        if not self.room_limits.take(user):
+            raise Refused(ErrorCode.RATE_LIMITED, "too many new rooms; join an existing one or try again later")
         return await self._store.ensure_room(room)
 
     def subscribe(self, member: Member, room: str) -> None:
@@ -175,16 +195,15 @@ class ChatService:
         if NUL in text:
             raise Refused(ErrorCode.BAD_REQUEST, "text must not contain U+0000")
 
-    def post(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
-             limit: TokenBucket | None = None) -> None:
+    def post(self, user: str, room: str, text: str, client_id: str | None, done: Posted) -> None:
         """Store a message (group-committed), publish it to every node, then call done(saved, error).
 
-        Raises Refused, with nothing stored, if the policy, the text rules or the rate `limit` refuse it
-        (a refused message does not spend a token).
+        Raises Refused, with nothing stored, if the policy, the text rules or the user's rate limit refuse
+        it (a refused message does not spend a token).
         """
         self.policy.check(user, room, Action.SEND)
         self.check_text(text)
-        if limit is not None and not limit.take():
+        if not self.limits.take(user):
             raise Refused(ErrorCode.RATE_LIMITED, "too many messages; slow down")
         event = NewEvent(room=room, sender=user, text=text, client_id=client_id or uuid.uuid4().hex)
 
@@ -195,15 +214,16 @@ class ChatService:
 
         self._committer.submit(event, stored)
 
-    async def post_wait(self, user: str, room: str, text: str, client_id: str | None,
-                        limit: TokenBucket | None = None) -> Saved:
+    async def post_wait(self, user: str, room: str, text: str, client_id: str | None) -> Saved:
+        self.policy.check(user, room, Action.SEND)
+        await self.room_seq_or_create(user, room)  # (a WebSocket send needs a join, which did this)
         fut: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
 
         def done(saved: Saved | None, error: Exception | None) -> None:
             if not fut.done():
                 fut.set_exception(error) if error is not None else fut.set_result(saved)  # type: ignore[arg-type]
 
-        self.post(user, room, text, client_id, done, limit)
+        self.post(user, room, text, client_id, done)
         return await fut
 
     # counters for /metrics ---------------------------------------------------------------------------

@@ -12,6 +12,10 @@ class TokenBucket:
         self._tokens = float(burst)
         self._at = time.monotonic()
 
+    def idle(self, now: float) -> bool:
+        """Whether the bucket would be full at `now` (nothing to remember about its user)."""
+        return self.rate <= 0 or self._tokens + (now - self._at) * self.rate >= self.burst
+
     def take(self) -> bool:
         """Spend one token if there is one. A rate of 0 means no limit."""
         if self.rate <= 0:

@@ -68,7 +68,7 @@ def send(session: Session, frame: Send) -> None:
     session.require_member(frame.room, frame.ref)
     ref = frame.ref
     session.service.post(session.user, frame.room, frame.text, frame.client_id,
-                         lambda saved, error: _stored(session, saved, error, ref), session.bucket)
+                         lambda saved, error: _stored(session, saved, error, ref))
 
 
 def _stored(session: Session, saved: Saved | None, error: Exception | None, ref: Ref) -> None:
@@ -106,6 +106,7 @@ def join(session: Session, frame: Join) -> None:
                             "leave one first", frame.ref)
     service = session.service
     service.authorize(session.user, room, Action.JOIN)  # before anyone sees this user in the room
+    service.admit_join(session.user)
     if frame.since is not None:
         service.authorize(session.user, room, Action.READ)
     session.rooms.add(room)

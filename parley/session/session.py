@@ -17,7 +17,6 @@ from parley.protocol import ErrorCode, Outbound, ProtocolError, decode_client_fr
 from parley.protocol.events import RoomEvent
 from parley.protocol.frames import Error, Ref
 from parley.service.policy import Refused
-from parley.service.ratelimit import TokenBucket
 from parley.session.catchup import CatchUp
 from parley.session.dispatch import HANDLERS
 from parley.transports.sink import Disconnect, Sink, unauthenticated
@@ -31,7 +30,7 @@ MAX_ROOMS = 100  # rooms one connection may be in at once
 
 
 class Session:
-    __slots__ = ("_tasks", "bucket", "catching_up", "closed", "push", "rooms", "service", "sink", "typing_at",
+    __slots__ = ("_tasks", "catching_up", "closed", "push", "rooms", "service", "sink", "typing_at",
                  "user")
 
     def __init__(self, service: ChatService, sink: Sink) -> None:
@@ -41,7 +40,6 @@ class Session:
         self.user = ""  # set by auth; empty until then
         self.rooms: set[str] = set()
         self.closed = False
-        self.bucket = TokenBucket(service.settings.rate, service.settings.burst)
         self.catching_up: dict[str, CatchUp] = {}  # room -> the join in progress
         self.typing_at: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()

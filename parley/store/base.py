@@ -91,7 +91,12 @@ class Store(ABC):
         """Create `room` if it does not exist; return its last seq (0 for a new room)."""
 
     @abstractmethod
-    async def rooms(self) -> list[RoomInfo]: ...
+    async def rooms(self, after: str | None = None, limit: int | None = None) -> list[RoomInfo]:
+        """Rooms in name order, those after `after` (a page's last name), at most `limit`."""
+
+    async def room_seq(self, room: str) -> int | None:
+        """The last seq of `room`, or None if there is no such room."""
+        return (await self.room_heads([room])).get(room)
 
     async def room_heads(self, names: list[str]) -> dict[str, int]:
         """The last stored seq of each named room that exists (backends may answer in one query)."""

@@ -134,10 +134,14 @@ class SqlStore(Store):
             await conn.execute(self._insert_ignore(rooms).values(name=room, last_seq=0, created_ms=now_ms()))
             return (await conn.execute(select(rooms.c.last_seq).where(rooms.c.name == room))).scalar_one()
 
-    async def rooms(self) -> list[RoomInfo]:
+    async def rooms(self, after: str | None = None, limit: int | None = None) -> list[RoomInfo]:
+        query = select(rooms.c.name, rooms.c.last_seq).order_by(rooms.c.name)
+        if after is not None:
+            query = query.where(rooms.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
         async with self._begin() as conn:
-            rows = await conn.execute(select(rooms.c.name, rooms.c.last_seq).order_by(rooms.c.name))
-            return [RoomInfo(name=r[0], last_seq=r[1]) for r in rows]
+            return [RoomInfo(name=r[0], last_seq=r[1]) for r in await conn.execute(query)]
 
     async def room_heads(self, names: list[str]) -> dict[str, int]:
         """The last seq of each named room that exists, in one query per 5,000 names."""

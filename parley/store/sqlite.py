@@ -126,6 +126,10 @@ class SqliteStore(SqlStore):
             return last
         return await self._write(self._ensure_room_sync, room)
 
+    async def room_seq(self, room: str) -> int | None:
+        last = self._last_seq.get(room)
+        return last if last is not None else await super().room_seq(room)
+
     def _ensure_room_sync(self, room: str) -> int:
         conn = self._conn
         assert conn is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import ChatServer
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -323,7 +324,8 @@ def test_restart_reconnects_without_gaps_or_duplicates_and_sends_outbox_once(cha
     expect_once(bob, "bot in the other room")
 
 
-def test_scroll_back_through_500_messages(chat_server, new_page):
+def test_scroll_back_through_500_messages(make_server, new_page):
+    chat_server = ChatServer(make_server("--rate", "0"))  # seeding 500 messages at once is setup, not a test
     token = chat_server.register("seeder")
     room = "archive"
     for i in range(1, 501):
