@@ -5,7 +5,9 @@ import asyncio
 import json
 import subprocess
 
-from tests.support import Client, ServerProcess, http, in_room, register, rest_messages, unique
+import aiohttp
+
+from tests.support import PASSWORD, Client, ServerProcess, http, in_room, register, rest_messages, unique
 
 NESTED = 10_000  # deep enough for msgspec's limit, small enough for one 64 KiB frame
 
@@ -196,3 +198,105 @@ async def test_room_creation_is_capped_per_user_and_rooms_are_listed_in_pages(ma
         assert http("GET", f"{server.http}/api/rooms{bad}", token=token)[0] == 400, bad
     await c.close()
     await d.close()
+
+
+def _writes_fail(db_url: str, on: bool) -> None:
+    """Make every write to the store fail as a full disk would (a trigger on the tables Parley writes)."""
+    tables = ("settings", "events", "rooms")
+    if db_url.startswith("sqlite"):
+        import sqlite3
+
+        from parley.store.sqlite import sqlite_path
+
+        conn = sqlite3.connect(sqlite_path(db_url), timeout=10)
+        for table in tables:
+            for op in ("INSERT", "UPDATE"):
+                name = f"full_{table}_{op.lower()}"
+                conn.execute(f"CREATE TRIGGER {name} BEFORE {op} ON {table} BEGIN SELECT RAISE(ABORT, "
+                             "'database or disk is full'); END" if on else f"DROP TRIGGER {name}")
+        conn.commit()
+        conn.close()
+        return
+    import asyncpg
+
+    from tests.scale.services import run_sync
+
+    schema = db_url.split("search_path=")[1].split("&")[0]
+
+    async def run() -> None:
+        conn = await asyncpg.connect(db_url.split("?")[0])
+        try:
+            await conn.execute(f'SET search_path = "{schema}"')
+            if on:
+                await conn.execute("CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION "
+                                   "'could not extend file: No space left on device' USING ERRCODE = '53100'; "
+                                   "END $$ LANGUAGE plpgsql")
+            for table in tables:
+                await conn.execute(f"CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW "
+                                   "EXECUTE FUNCTION full_disk()" if on else f"DROP TRIGGER full_disk ON {table}")
+            if not on:
+                await conn.execute("DROP FUNCTION full_disk()")
+        finally:
+            await conn.close()
+
+    run_sync(run())
+
+
+async def test_healthz_fails_while_the_store_takes_no_writes(make_server, db_url):
+    server = make_server()
+    _, token = register(server)
+    room = unique("full")
+    c = await Client.connect(server, token)
+    await c.join(room)
+    assert http("GET", server.http + "/healthz")[0] == 200
+    _writes_fail(db_url, True)
+    try:
+        await asyncio.sleep(1.1)  # /healthz remembers a success for a second
+        status, body = http("GET", server.http + "/healthz")
+        assert status == 503 and body["error"] == "unavailable", (status, body)
+        await c.send({"type": "send", "room": room, "text": "into a full disk", "client_id": "f1", "ref": "f"})
+        assert (await c.expect("error", ref="f"))["code"] == "unavailable"
+    finally:
+        _writes_fail(db_url, False)
+    await asyncio.sleep(1.1)
+    assert http("GET", server.http + "/healthz")[0] == 200
+    assert (await c.say(room, "disk has room again", client_id="f1"))["seq"] == 1
+    await c.close()
+
+
+async def test_failed_logins_are_throttled_per_account(make_server):
+    from parley.auth.throttle import ACCOUNT_FAILURES
+
+    server = make_server()
+    name, _ = register(server)
+    other, _ = register(server)
+    for _ in range(ACCOUNT_FAILURES):
+        status, _ = http("POST", server.http + "/api/login", {"username": name, "password": "wrong-password"})
+        assert status == 401
+    status, body = http("POST", server.http + "/api/login", {"username": name.upper(), "password": PASSWORD})
+    assert status == 429 and body["error"] == "rate_limited", (status, body)  # the right password waits too
+    assert http("POST", server.http + "/api/login", {"username": other, "password": PASSWORD})[0] == 200
+
+
+async def test_concurrent_password_checks_are_bounded(make_server):
+    """Far more logins at once than the hashing pool takes: the excess is refused at once with 429 and a
+    Retry-After, the rest are answered, and the server goes on serving."""
+    from parley.auth.throttle import HASH_QUEUE, HASH_WORKERS
+
+    server = make_server()
+    name, _ = register(server)
+    burst = 3 * (HASH_WORKERS + HASH_QUEUE)
+
+    async with aiohttp.ClientSession() as session:
+        async def attempt(i: int) -> int:
+            async with session.post(server.http + "/api/login",
+                                    json={"username": f"nobody{i}", "password": "wrong-password"}) as r:
+                if r.status == 429:
+                    assert int(r.headers["Retry-After"]) >= 1
+                return r.status
+
+        statuses = await asyncio.gather(*(attempt(i) for i in range(burst)))
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses.count(429) >= 1 and statuses.count(401) >= HASH_WORKERS, statuses
+    status, _ = http("POST", server.http + "/api/login", {"username": name, "password": PASSWORD})
+    assert status == 200

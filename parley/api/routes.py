@@ -1,6 +1,7 @@
 """The REST API: accounts, room listing, history, and posting messages from backends and bots."""
 
 import asyncio
+import math
 import os
 from typing import Any
 
@@ -21,11 +22,13 @@ def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(body=encode(body), status=status, content_type="application/json")
 
 
-def _fail(status: int, code: str, message: str) -> web.HTTPException:
+def _fail(status: int, code: str, message: str, retry_after: float | None = None) -> web.HTTPException:
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
            408: web.HTTPRequestTimeout, 409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge,
            415: web.HTTPUnsupportedMediaType, 429: web.HTTPTooManyRequests, 503: web.HTTPServiceUnavailable}[status]
-    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "1"} if status == 429 else None
+    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:
+        extra = {"Retry-After": str(max(1, math.ceil(retry_after or 1)))}
     return cls(body=encode({"error": code, "message": message}), content_type="application/json", headers=extra)
 
 
@@ -87,16 +90,17 @@ async def register(request: web.Request) -> web.Response:
     try:
         token, user, expires = await request.app[SERVICE].register(body.get("username"), body.get("password"))
     except AccountError as exc:
-        raise _fail(exc.status, exc.code, exc.message) from None
+        raise _fail(exc.status, exc.code, exc.message, exc.retry_after) from None
     return _json({"token": token, "user": user, "expires": expires}, status=201)
 
 
 async def login(request: web.Request) -> web.Response:
     body = await _body(request)
     try:
-        token, user, expires = await request.app[SERVICE].login(body.get("username"), body.get("password"))
+        token, user, expires = await request.app[SERVICE].login(body.get("username"), body.get("password"),
+                                                                request.remote or "")
     except AccountError as exc:
-        raise _fail(exc.status, exc.code, exc.message) from None
+        raise _fail(exc.status, exc.code, exc.message, exc.retry_after) from None
     return _json({"token": token, "user": user, "expires": expires})
 
 

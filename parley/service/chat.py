@@ -9,10 +9,13 @@ hub (members on this node).
 import asyncio
 import logging
 import secrets
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from parley.auth import InvalidToken, Tokens, hash_password, verify_password
+from parley.auth.throttle import ACCOUNT_FAILURES, ADDRESS_FAILURES, Busy, FailedLogins, HashPool
 from parley.broker import Broker, broker_for_url
 from parley.config import Settings
 from parley.hub import Hub, Member
@@ -28,17 +31,20 @@ from parley.store.committer import GroupCommitter
 
 log = logging.getLogger("parley")
 
+HEALTH_CACHE = 1.0  # seconds a successful store check answers /healthz
+
 Posted = Callable[[Saved | None, Exception | None], None]
 
 
 class AccountError(Exception):
     """A register/login request that cannot succeed; `status` is the HTTP status to answer with."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class ChatService:
@@ -55,6 +61,10 @@ class ChatService:
         self.join_limits = UserLimits(JOIN_RATE, JOIN_BURST)  # joins (and so presence changes) per user
         self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
         self.tokens: Tokens | None = None
+        self._healthy_at = float("-inf")
+        self._hashing = HashPool()
+        self._failed_accounts = FailedLogins(ACCOUNT_FAILURES)
+        self._failed_addresses = FailedLogins(ADDRESS_FAILURES)
 
     async def start(self) -> None:
         await self._store.open()
@@ -86,7 +96,9 @@ class ChatService:
             raise AccountError(400, "bad_request", problem)
         assert isinstance(name, str) and isinstance(password, str)
         try:
-            user = await self._store.create_user(name, await hash_password(password))
+            async with self._hash_slot():
+                hashed = await hash_password(password)
+            user = await self._store.create_user(name, hashed)
         except UserExists:
             raise AccountError(409, "conflict", f"username {name!r} is taken") from None
         return user.name
@@ -94,13 +106,34 @@ class ChatService:
     async def register(self, name: object, password: object) -> tuple[str, str, int]:
         return self._issue(await self.create_user(name, password))
 
-    async def login(self, name: object, password: object) -> tuple[str, str, int]:
+    async def login(self, name: object, password: object, address: str = "") -> tuple[str, str, int]:
+        """A token for `name`; AccountError 400, 401, or 429 while this account or `address` has failed too
+        often lately or too many logins are being checked at once."""
         if not isinstance(name, str) or not isinstance(password, str) or not name:
             raise AccountError(400, "bad_request", "username and password are required")
+        account, client = f"user:{name.lower()}", f"addr:{address}"
+        wait = max(self._failed_accounts.retry_after(account), self._failed_addresses.retry_after(client))
+        if wait > 0:
+            raise AccountError(429, "rate_limited", f"too many failed logins; try again in {wait:.0f} s",
+                               retry_after=wait)
         user = await self._store.get_user(name) if username_problem(name) is None else None
-        if not await verify_password(user.password_hash if user else None, password) or user is None:
+        async with self._hash_slot():
+            good = await verify_password(user.password_hash if user else None, password)
+        if not good or user is None:
+            self._failed_accounts.failed(account)
+            self._failed_addresses.failed(client)
             raise AccountError(401, "unauthorized", "wrong username or password")
+        self._failed_accounts.succeeded(account)
         return self._issue(user.name)
+
+    @asynccontextmanager
+    async def _hash_slot(self) -> AsyncIterator[None]:
+        try:
+            async with self._hashing.slot():
+                yield
+        except Busy:
+            raise AccountError(429, "rate_limited", "too many logins at once; try again in a moment",
+                               retry_after=1.0) from None
 
     def _issue(self, user: str) -> tuple[str, str, int]:
         assert self.tokens is not None
@@ -114,8 +147,13 @@ class ChatService:
         return self.tokens.verify(token)
 
     async def health(self) -> None:
-        """Raise StoreUnavailable unless the store answers."""
+        """Raise StoreUnavailable unless the store answers and takes writes (checked at most once a second,
+        so a load balancer polling /healthz does not cost a disk flush per poll)."""
+        now = time.monotonic()
+        if now - self._healthy_at < HEALTH_CACHE:
+            return
         await self._store.ping()
+        self._healthy_at = time.monotonic()
 
     # rooms ----------------------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ class Store(ABC):
 
     @abstractmethod
     async def ping(self) -> None:
-        """Raise StoreUnavailable unless the database answers a query."""
+        """Raise StoreUnavailable unless the database answers and takes a write (a full disk fails it)."""
 
     @abstractmethod
     async def create_user(self, name: str, password_hash: str) -> User: ...

@@ -21,7 +21,7 @@ from parley.protocol.events import RoomEvent
 from parley.store.base import NewEvent, Saved, StoreRejected, StoreUnavailable
 from parley.store.batch import Key, event_of, keys, plan
 from parley.store.schema import EVENT_COLUMNS
-from parley.store.sql import SqlStore, now_ms
+from parley.store.sql import HEALTH_KEY, SqlStore, now_ms
 
 T = TypeVar("T")
 
@@ -125,6 +125,22 @@ class SqliteStore(SqlStore):
         if last is not None:
             return last
         return await self._write(self._ensure_room_sync, room)
+
+    async def ping(self) -> None:
+        await self._write(self._ping_sync)
+
+    def _ping_sync(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+                         "excluded.value", (HEALTH_KEY, str(now_ms())))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     async def room_seq(self, room: str) -> int | None:
         last = self._last_seq.get(room)
