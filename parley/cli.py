@@ -72,6 +72,9 @@ def _check_workers(settings: Settings) -> None:
 @click.option("--allowed-origin", "allowed_origins", multiple=True, default=_default("allowed_origins"),
               envvar="PARLEY_ALLOWED_ORIGIN",
               help="browser Origin allowed to open WebSockets (repeatable; '*' for any); default: own origin")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, default=_default("allowed_hosts"),
+              envvar="PARLEY_ALLOWED_HOST",
+              help="Host header this server answers to, as name or name:port (repeatable); default: any")
 @click.option("--log-level", default=_default("log_level"), show_default=True, envvar="PARLEY_LOG_LEVEL",
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 @click.option("--heartbeat", default=_default("heartbeat"), show_default=True, type=float,
@@ -108,6 +111,7 @@ def _check_workers(settings: Settings) -> None:
 def serve(**options: object) -> None:
     """Run the chat server."""
     options["allowed_origins"] = list(options["allowed_origins"])  # type: ignore[call-overload]
+    options["allowed_hosts"] = list(options["allowed_hosts"])  # type: ignore[call-overload]
     settings = Settings(**options)  # type: ignore[arg-type]
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")

@@ -13,6 +13,7 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     allowed_origins: list[str] = field(default_factory=list)  # empty: only the server's own origin
+    allowed_hosts: list[str] = field(default_factory=list)  # Host names answered; empty: any
     log_level: str = "info"
     heartbeat: float = 20.0  # seconds between server pings; two missed pongs drop the peer
     auth_timeout: float = 10.0  # seconds a new connection has to authenticate

@@ -11,6 +11,7 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from parley.session import Session
 from parley.transports.connections import Connections
 from parley.transports.echo import Echo
 from parley.transports.front import FrontSite, Routes
+from parley.transports.origin import host_allowed
 from parley.transports.upgrade import serve_websocket
 from parley.transports.websocket import WsConnection, accept
 
@@ -35,7 +37,13 @@ WEB_DIR = Path(str(resources.files("parley") / "web"))
 def build_app(settings: Settings, service: ChatService | None = None) -> web.Application:
     service = service or ChatService(settings)
     connections = Connections(settings.heartbeat)
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    @web.middleware
+    async def host_check(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not host_allowed(request.headers.get("Host"), settings):
+            raise web.HTTPMisdirectedRequest(text="this server does not answer to that Host\n")
+        return await handler(request)
+
+    app = web.Application(middlewares=[host_check, error_middleware], client_max_size=1024 * 1024)
     app[SERVICE] = service
     app[CONNECTIONS] = connections
 

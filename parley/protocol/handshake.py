@@ -17,6 +17,7 @@ class Upgrade:
     origin: str | None
     host: str
     head_size: int  # bytes of the request head, including the blank line
+    forwarded_proto: str | None = None  # X-Forwarded-Proto, set by a TLS-terminating proxy
 
 
 def accept_key(key: str) -> str:
@@ -27,7 +28,9 @@ def parse_upgrade(data: bytes | bytearray) -> Upgrade | None:
     """An Upgrade if `data` begins with a complete, plain WebSocket upgrade request; None otherwise.
 
     "Plain" means: GET, HTTP/1.1, Upgrade: websocket, Connection containing upgrade, version 13, a key,
-    no subprotocol or extension asked for. Callers check that the head is complete first.
+    no subprotocol asked for. Extensions a client offers (browsers always offer permessage-deflate) are
+    declined by not naming any in the answer (RFC 6455 section 9.1). Callers check that the head is
+    complete first.
     """
     end = data.find(b"\r\n\r\n")
     if end < 0:
@@ -55,7 +58,7 @@ def parse_upgrade(data: bytes | bytearray) -> Upgrade | None:
         return None
     if headers.get("sec-websocket-version") != "13" or "sec-websocket-protocol" in headers:
         return None
-    if "sec-websocket-extensions" in headers or "content-length" in headers or "transfer-encoding" in headers:
+    if "content-length" in headers or "transfer-encoding" in headers:
         return None
     key = headers.get("sec-websocket-key", "")
     try:
@@ -66,7 +69,8 @@ def parse_upgrade(data: bytes | bytearray) -> Upgrade | None:
     host = headers.get("host")
     if not host:
         return None
-    return Upgrade(path=parts[1], key=key, origin=headers.get("origin"), host=host, head_size=end + 4)
+    return Upgrade(path=parts[1], key=key, origin=headers.get("origin"), host=host, head_size=end + 4,
+                   forwarded_proto=headers.get("x-forwarded-proto"))
 
 
 def response_101(key: str) -> bytes:

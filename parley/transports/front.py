@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from parley.protocol.handshake import MAX_HEAD, parse_upgrade, response_101
-from parley.transports.origin import origin_allowed
+from parley.transports.origin import host_allowed, origin_allowed
 
 # path -> what to do with a transport whose handshake is answered: (transport, bytes after the head)
 Routes = dict[str, Callable[[asyncio.Transport, bytes], Any]]
@@ -53,7 +53,9 @@ class FrontProtocol(asyncio.Protocol):
             return
         upgrade = parse_upgrade(buf) if buf.startswith(b"GET ") else None
         route = self._routes.get(upgrade.path) if upgrade is not None else None
-        if upgrade is None or route is None or not origin_allowed(upgrade.origin, upgrade.host, self._settings):
+        settings = self._settings
+        if (upgrade is None or route is None or not host_allowed(upgrade.host, settings)
+                or not origin_allowed(upgrade.origin, upgrade.host, settings, upgrade.forwarded_proto)):
             self._to_http(buf)
             return
         transport = self._transport

@@ -75,7 +75,7 @@ async def serve_websocket(request: web.Request, settings: Settings, connections:
                           make_handler: Callable[[WsConnection], Handler]) -> web.StreamResponse:
     """Check the Origin, complete the upgrade, and hand the socket to a new WsConnection."""
     origin = request.headers.get("Origin")
-    if not origin_allowed(origin, request.host, settings):
+    if not origin_allowed(origin, request.host, settings, request.headers.get("X-Forwarded-Proto")):
         log.warning("refused WebSocket from origin %s (peer %s)", origin, request.remote)
         raise web.HTTPForbidden(text="origin not allowed\n")
     ws = _Upgrade(lambda transport, tail: accept(transport, tail, settings, connections, make_handler))
