@@ -122,13 +122,6 @@ def test_plain_upgrade_is_recognised() -> None:
     assert _request("Origin: http://h:1")[up.head_size:] == b""
 
 
-@pytest.mark.parametrize("request_bytes", [
-    _request(method="POST"),
-    _request("Sec-WebSocket-Protocol: chat"),
-    _request(key=base64.b64encode(b"short").decode()),
-    _request("Host: twice"),
-    b"GET /ws HTTP/1.1\r\nHost: h\r\n",  # incomplete
-])
 def test_offered_extensions_are_declined_on_the_fast_path() -> None:
     """Browsers always offer permessage-deflate: the server answers without it (RFC 6455 section 9.1)."""
     up = parse_upgrade(_request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
@@ -137,5 +130,12 @@ def test_offered_extensions_are_declined_on_the_fast_path() -> None:
     assert b"Extensions" not in response_101(up.key)
 
 
+@pytest.mark.parametrize("request_bytes", [
+    _request(method="POST"),
+    _request("Sec-WebSocket-Protocol: chat"),
+    _request(key=base64.b64encode(b"short").decode()),
+    _request("Host: twice"),
+    b"GET /ws HTTP/1.1\r\nHost: h\r\n",  # incomplete
+])
 def test_anything_unusual_is_left_to_aiohttp(request_bytes: bytes) -> None:
     assert parse_upgrade(request_bytes) is None
