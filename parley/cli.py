@@ -163,6 +163,27 @@ def user_add(name: str, db: str, password: str | None) -> None:
     click.echo(f"created user {created} in {_describe_db(db)}")
 
 
+@user.command("delete")
+@click.argument("name")
+@click.option("--db", default=_default("db"), show_default=True, envvar="PARLEY_DB")
+def user_delete(name: str, db: str) -> None:
+    """Delete user NAME: their tokens stop working and running servers end their sessions within a
+    heartbeat interval. Their messages stay."""
+    from parley.service import ChatService
+
+    async def delete() -> bool:
+        service = ChatService(Settings(db=db))
+        await service.open_store()
+        try:
+            return await service.delete_user(name)
+        finally:
+            await service.close_store()
+
+    if not asyncio.run(delete()):
+        raise click.ClickException(f"no user {name!r} in {_describe_db(db)}")
+    click.echo(f"deleted user {name} from {_describe_db(db)}")
+
+
 
 @main.command()
 @click.option("--url", default="ws://127.0.0.1:8080/ws", show_default=True,

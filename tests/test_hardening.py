@@ -4,10 +4,11 @@ proof that the server and everyone else's messages survive."""
 import asyncio
 import json
 import subprocess
+import sys
 
 import aiohttp
 
-from tests.support import PASSWORD, Client, ServerProcess, http, in_room, register, rest_messages, unique
+from tests.support import PASSWORD, Client, ServerProcess, close_code, http, in_room, register, rest_messages, unique
 
 NESTED = 10_000  # deep enough for msgspec's limit, small enough for one 64 KiB frame
 
@@ -300,3 +301,27 @@ async def test_concurrent_password_checks_are_bounded(make_server):
     assert statuses.count(429) >= 1 and statuses.count(401) >= HASH_WORKERS, statuses
     status, _ = http("POST", server.http + "/api/login", {"username": name, "password": PASSWORD})
     assert status == 200
+
+
+async def test_a_deleted_account_is_locked_out_everywhere(make_server, db_url):
+    """Tokens stay validly signed after the account is gone: the server checks the account, refuses new
+    connections and REST calls, and ends the sessions that were open (on every node, within a heartbeat)."""
+    server = make_server("--heartbeat", "0.5")
+    name, token = register(server)
+    room = unique("gone")
+    watcher, = await in_room(server, room, register(server))
+    doomed = await Client.connect(server, token)
+    await doomed.join(room)
+    result = subprocess.run([sys.executable, "-m", "parley", "user", "delete", name.upper(), "--db", db_url],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert await close_code(doomed) == 4401
+    await watcher.expect("presence", user=name, online=False)
+    status, body = http("GET", f"{server.http}/api/rooms", token=token)
+    assert status == 401 and "no longer exists" in body["message"]
+    again = await Client.connect(server)
+    await again.send({"type": "auth", "token": token, "ref": "a"})
+    refusal = await again.expect("error", ref="a")
+    assert refusal["code"] == "unauthenticated" and "no longer exists" in refusal["message"]
+    assert await close_code(again) == 4401
+    await watcher.close()

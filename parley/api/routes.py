@@ -54,13 +54,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _user(request: web.Request) -> str:
+async def _user(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise _fail(401, "unauthorized", "send Authorization: Bearer <token>")
     try:
-        return request.app[SERVICE].authenticate(token.strip())
+        return await request.app[SERVICE].authenticate_user(token.strip())
     except InvalidToken as exc:
         raise _fail(401, "unauthorized", str(exc)) from None
 
@@ -105,7 +105,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    user = _user(request)
+    user = await _user(request)
     after = request.query.get("after")
     if after is not None and not valid_room(after):
         raise _fail(400, "bad_request", "after must be a room name (the `next` of the previous page)")
@@ -117,7 +117,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 
 async def room_messages(request: web.Request) -> web.Response:
-    user = _user(request)
+    user = await _user(request)
     room = _room(request)
     service = request.app[SERVICE]
     limit = min(_int(request, "limit", HISTORY_LIMIT_DEFAULT, 1) or 1, HISTORY_LIMIT_MAX)
@@ -133,7 +133,7 @@ async def room_messages(request: web.Request) -> web.Response:
 
 
 async def post_message(request: web.Request) -> web.Response:
-    user = _user(request)
+    user = await _user(request)
     room = _room(request)
     body = await _body(request)
     service = request.app[SERVICE]

@@ -28,10 +28,12 @@ from parley.service.policy import Action, Refused, RoomPolicy
 from parley.session.registry import SessionRegistry
 from parley.store import NewEvent, RoomInfo, Saved, Store, UserExists, store_for_url
 from parley.store.committer import GroupCommitter
+from parley.transports.sink import unauthenticated
 
 log = logging.getLogger("parley")
 
 HEALTH_CACHE = 1.0  # seconds a successful store check answers /healthz
+USER_CHECK = 60.0  # seconds an account seen to exist is trusted without asking the store again
 
 Posted = Callable[[Saved | None, Exception | None], None]
 
@@ -61,6 +63,8 @@ class ChatService:
         self.join_limits = UserLimits(JOIN_RATE, JOIN_BURST)  # joins (and so presence changes) per user
         self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
         self.tokens: Tokens | None = None
+        self._users_seen: dict[str, float] = {}  # user -> until when it is known to exist
+        self._account_watch: asyncio.Task[None] | None = None
         self._healthy_at = float("-inf")
         self._hashing = HashPool()
         self._failed_accounts = FailedLogins(ACCOUNT_FAILURES)
@@ -74,8 +78,13 @@ class ChatService:
             self._hub.cluster = ClusterPresence(self._hub, self._broker)  # type: ignore[arg-type]
         await self._broker.start(self._hub)
         self._committer.start()
+        self._account_watch = asyncio.get_running_loop().create_task(self._watch_accounts(),
+                                                                     name="parley-account-watch")
 
     async def stop(self) -> None:
+        if self._account_watch is not None:
+            self._account_watch.cancel()
+            self._account_watch = None
         await self._committer.stop()
         await self._broker.close()
         await self._store.close()
@@ -135,16 +144,70 @@ class ChatService:
             raise AccountError(429, "rate_limited", "too many logins at once; try again in a moment",
                                retry_after=1.0) from None
 
+    def issue_token(self, user: str) -> str:
+        """A token for `user`, an account the caller has just created or checked (it is trusted to exist for
+        USER_CHECK seconds)."""
+        return self._issue(user)[0]
+
     def _issue(self, user: str) -> tuple[str, str, int]:
         assert self.tokens is not None
+        self._users_seen[user] = time.monotonic() + USER_CHECK  # just read or written: it exists
         token, expires = self.tokens.issue(user)
         return token, user, expires
 
     def authenticate(self, token: object) -> str:
-        """The user a token belongs to; InvalidToken if it is not valid now."""
+        """The user a token is signed for; InvalidToken if it is not valid now. Whether that account still
+        exists is `user_exists` (known_user answers from memory)."""
         if not isinstance(token, str) or self.tokens is None:
             raise InvalidToken("invalid token")
         return self.tokens.verify(token)
+
+    async def authenticate_user(self, token: object) -> str:
+        """authenticate, and the account must still exist."""
+        user = self.authenticate(token)
+        if not await self.user_exists(user):
+            raise InvalidToken("account no longer exists")
+        return user
+
+    def known_user(self, user: str) -> bool:
+        """Whether `user` was seen to exist within the last USER_CHECK seconds."""
+        return self._users_seen.get(user, 0.0) > time.monotonic()
+
+    async def user_exists(self, user: str) -> bool:
+        if self.known_user(user):
+            return True
+        if await self._store.get_user(user) is None:
+            return False
+        self._users_seen[user] = time.monotonic() + USER_CHECK
+        if len(self._users_seen) > 100_000:
+            self._users_seen.pop(next(iter(self._users_seen)))
+        return True
+
+    async def delete_user(self, name: str) -> bool:
+        """Remove an account: its tokens stop working and its sessions end (within a heartbeat interval on
+        every node)."""
+        self._users_seen.pop(name, None)
+        return await self._store.delete_user(name)
+
+    async def end_sessions_of_deleted_users(self) -> int:
+        """End the live sessions of accounts that no longer exist (deleted on any node or from the CLI)."""
+        users = self.sessions.users()
+        if not users:
+            return 0
+        gone = set(users) - await self._store.existing_users(users)
+        for user in gone:
+            self._users_seen.pop(user, None)
+            for session in self.sessions.of(user):
+                session.end(unauthenticated("account no longer exists"))
+        return len(gone)
+
+    async def _watch_accounts(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat)
+            try:
+                await self.end_sessions_of_deleted_users()
+            except Exception as exc:
+                log.warning("cannot check accounts of live sessions now: %s", exc)
 
     async def health(self) -> None:
         """Raise StoreUnavailable unless the store answers and takes writes (checked at most once a second,

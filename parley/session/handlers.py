@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from parley.auth import InvalidToken
-from parley.protocol import ErrorCode, ProtocolError
+from parley.protocol import CloseCode, ErrorCode, ProtocolError
 from parley.protocol.frames import (
     Ack,
     Auth,
@@ -33,7 +33,7 @@ from parley.session import catchup
 from parley.session.dispatch import handles
 from parley.session.session import MAX_ROOMS
 from parley.store import Saved, StoreRejected, StoreUnavailable
-from parley.transports.sink import unauthenticated
+from parley.transports.sink import Disconnect, unauthenticated
 
 if TYPE_CHECKING:
     from parley.session.session import Session
@@ -45,17 +45,48 @@ TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dr
 
 @handles(Auth, needs_auth=False)
 def auth(session: Session, frame: Auth) -> None:
-    if session.user:
+    if session.user or session.held is not None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "already authenticated", frame.ref)
     try:
         user = session.service.authenticate(frame.token)
     except InvalidToken as exc:
-        session.error(ErrorCode.UNAUTHENTICATED, str(exc), frame.ref)
-        session.end(unauthenticated(str(exc)))
+        _refuse(session, str(exc), frame)
         return
+    if session.service.known_user(user):  # the common case: no store round trip
+        _ready(session, user, frame)
+        return
+    session.held = []  # frames that follow wait until the account is confirmed
+    session.spawn(_confirm(session, user, frame))
+
+
+async def _confirm(session: Session, user: str, frame: Auth) -> None:
+    """The token is good; make sure its account still exists before the session starts."""
+    try:
+        exists = await session.service.user_exists(user)
+    except StoreUnavailable:
+        exists = None
+    held, session.held = session.held or [], None
+    if exists is None:
+        session.error(ErrorCode.UNAVAILABLE, "cannot check the account now: storage unavailable", frame.ref)
+        session.end(Disconnect(CloseCode.INTERNAL, "storage unavailable", reconnect=True))
+        return
+    if not exists:
+        _refuse(session, "account no longer exists", frame)
+        return
+    _ready(session, user, frame)
+    for data in held:
+        session.handle(data)
+
+
+def _ready(session: Session, user: str, frame: Auth) -> None:
     session.authenticated(user)
     s = session.service.settings
     session.send(Ready(user=user, heartbeat=s.heartbeat, max_text=s.max_text, server="parley", ref=frame.ref))
+
+
+def _refuse(session: Session, reason: str, frame: Auth) -> None:
+    session.error(ErrorCode.UNAUTHENTICATED, reason, frame.ref)
+    session.end(unauthenticated(reason))
 
 
 @handles(Ping)

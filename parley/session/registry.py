@@ -8,6 +8,7 @@ registered once it has authenticated and removed when it ends.
 from typing import Protocol
 
 from parley.protocol import Outbound
+from parley.transports.sink import Disconnect
 
 
 class LiveSession(Protocol):
@@ -15,6 +16,8 @@ class LiveSession(Protocol):
     def user(self) -> str: ...
 
     def push(self, out: Outbound) -> None: ...
+
+    def end(self, disconnect: Disconnect) -> None: ...
 
 
 class SessionRegistry:
@@ -30,6 +33,10 @@ class SessionRegistry:
             sessions.pop(session, None)
             if not sessions:
                 del self._by_user[session.user]
+
+    def users(self) -> list[str]:
+        """Users with a session on this node."""
+        return list(self._by_user)
 
     def of(self, user: str) -> list[LiveSession]:
         """`user`'s sessions on this node."""

@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("parley.session")
 
 MAX_ROOMS = 100  # rooms one connection may be in at once
+MAX_HELD = 100  # frames kept while `auth` waits for the store; a client should wait for `ready` anyway
 
 
 class Session:
-    __slots__ = ("_tasks", "catching_up", "closed", "push", "rooms", "service", "sink", "typing_at",
+    __slots__ = ("_tasks", "catching_up", "closed", "held", "push", "rooms", "service", "sink", "typing_at",
                  "user")
 
     def __init__(self, service: ChatService, sink: Sink) -> None:
@@ -43,6 +44,7 @@ class Session:
         self.catching_up: dict[str, CatchUp] = {}  # room -> the join in progress
         self.typing_at: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.held: list[bytes | str] | None = None  # frames received while the account is being confirmed
 
     # Member protocol (for the hub) ----------------------------------------------------------------
 
@@ -55,6 +57,11 @@ class Session:
 
     def handle(self, data: bytes | str) -> None:
         """One text frame from the client."""
+        held = self.held
+        if held is not None:
+            if len(held) < MAX_HELD:
+                held.append(data)
+            return
         ref: Ref = None
         try:
             frame = decode_client_frame(data)

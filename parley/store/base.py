@@ -83,6 +83,14 @@ class Store(ABC):
         """The user called `name`, compared case-insensitively."""
 
     @abstractmethod
+    async def delete_user(self, name: str) -> bool:
+        """Remove the account `name` (their messages stay); whether there was one."""
+
+    async def existing_users(self, names: list[str]) -> set[str]:
+        """Those of `names` that are accounts now (backends may answer in one query)."""
+        return {n for n in names if await self.get_user(n) is not None}
+
+    @abstractmethod
     async def secret(self, key: str, make: bytes) -> bytes:
         """The persisted secret `key`, storing `make` first if there is none yet (shared by all nodes)."""
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -127,6 +127,21 @@ class SqlStore(Store):
             row = (await conn.execute(select(users.c.id, users.c.name, users.c.password_hash)
                                       .where(users.c.name_key == name.lower()))).first()
         return User(id=row[0], name=row[1], password_hash=row[2]) if row else None
+
+    async def delete_user(self, name: str) -> bool:
+        async with self._begin() as conn:
+            return bool((await conn.execute(delete(users).where(users.c.name_key == name.lower()))).rowcount)
+
+    async def existing_users(self, names: list[str]) -> set[str]:
+        by_key = {n.lower(): n for n in names}
+        found: set[str] = set()
+        async with self._begin() as conn:
+            keys = list(by_key)
+            for start in range(0, len(keys), 5000):
+                chunk = keys[start:start + 5000]
+                rows = await conn.execute(select(users.c.name_key).where(users.c.name_key.in_(chunk)))
+                found.update(by_key[r[0]] for r in rows)
+        return found
 
     async def secret(self, key: str, make: bytes) -> bytes:
         async with self._begin() as conn:

@@ -183,6 +183,10 @@ class FakeStore(Store):
         await self._enter("get_user")
         return self.users.get(name.lower())
 
+    async def delete_user(self, name: str) -> bool:
+        await self._enter("delete_user")
+        return self.users.pop(name.lower(), None) is not None
+
     async def secret(self, key: str, make: bytes) -> bytes:
         await self._enter("secret")
         return self.secrets.setdefault(key, make)

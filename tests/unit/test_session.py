@@ -37,7 +37,7 @@ class Client:
 
     def auth(self) -> None:
         assert self.chat.service.tokens is not None
-        self.send(type="auth", token=self.chat.service.tokens.issue(self.user)[0])
+        self.send(type="auth", token=self.chat.service.issue_token(self.user))
 
     async def caught_up(self, room: str = ROOM) -> None:
         await eventually(lambda: room not in self.session.catching_up, f"{self.user}'s join of {room}")
@@ -122,10 +122,29 @@ async def test_frames_before_auth_are_unauthenticated(chat: Chat) -> None:
     assert c.sink.closed is None  # the connection stays open for an auth
 
 
+async def test_auth_of_an_account_not_seen_lately_is_confirmed_first(chat: Chat) -> None:
+    """A validly signed token whose account the service has not seen lately: frames that follow `auth` wait
+    until the store confirms the account, then run in order; a deleted account is refused."""
+    assert chat.service.tokens is not None
+    await chat.store.create_user("carol", "hash")
+    c = chat.client("carol", auth=False)
+    c.send(type="auth", token=chat.service.tokens.issue("carol")[0], ref="a")
+    c.send(type="ping", ref="p1")
+    c.send(type="ping", ref="p2")
+    await c.next("pong", 2)
+    assert [(f["type"], f.get("ref")) for f in c.sink.frames] == [("ready", "a"), ("pong", "p1"), ("pong", "p2")]
+    ghost = chat.client("ghost", auth=False)
+    ghost.send(type="auth", token=chat.service.tokens.issue("ghost")[0], ref="g")
+    ghost.send(type="ping", ref="never")
+    await eventually(lambda: ghost.sink.closed is not None, "the ghost's connection to close")
+    assert [(f["type"], f.get("code")) for f in ghost.sink.frames] == [("error", "unauthenticated")]
+    assert ghost.sink.closed.code == 4401 and not ghost.session.user
+
+
 async def test_auth_then_ready(chat: Chat) -> None:
     c = chat.client("alice", auth=False)
     assert chat.service.tokens is not None
-    c.send(type="auth", token=chat.service.tokens.issue("alice")[0], ref="a")
+    c.send(type="auth", token=chat.service.issue_token("alice"), ref="a")
     assert c.sink.frames == [{"type": "ready", "user": "alice", "heartbeat": 20.0, "max_text": 4000,
                               "server": "parley", "ref": "a"}]
     c.send(type="auth", token="x", ref="b")
