@@ -2,7 +2,9 @@
 proof that the server and everyone else's messages survive."""
 
 import asyncio
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 
@@ -325,3 +327,57 @@ async def test_a_deleted_account_is_locked_out_everywhere(make_server, db_url):
     assert refusal["code"] == "unauthenticated" and "no longer exists" in refusal["message"]
     assert await close_code(again) == 4401
     await watcher.close()
+
+
+async def test_sigterm_under_traffic_says_1001_to_everyone(make_server):
+    """SIGTERM while clients send and one has stopped reading (its output queued): every connection gets
+    what was queued for it and the close frame 1001, none is cut off (1006), and every ack was stored."""
+    server = make_server("--rate", "0")
+    room = unique("term")
+    accounts = [register(server) for _ in range(6)]
+    clients = await in_room(server, room, *accounts)
+    import websockets
+
+    acked: set[str] = set()
+
+    async def pump(c: Client, tag: str) -> None:
+        i = 0
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                await c.send({"type": "send", "room": room, "text": "x" * 300, "client_id": f"{tag}{i}"})
+                i += 1
+                if i % 25 == 0:
+                    await asyncio.sleep(0.01)
+
+    async def drain(c: Client, pause: float) -> int | None:
+        await asyncio.sleep(pause)
+        try:
+            while True:
+                frame = json.loads(await c.ws.recv())
+                if frame["type"] == "ack":
+                    acked.add(frame["client_id"])
+        except websockets.ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+
+    pumps = [asyncio.create_task(pump(c, f"p{n}-")) for n, c in enumerate(clients[:3])]
+    readers = [asyncio.create_task(drain(c, 2.5 if n == 5 else 0)) for n, c in enumerate(clients)]
+    await asyncio.sleep(1.0)
+    server.proc.send_signal(signal.SIGTERM)
+    codes = await asyncio.wait_for(asyncio.gather(*readers), 30)
+    for p in pumps:
+        p.cancel()
+    assert codes == [1001] * 6, codes
+    assert server.proc.wait(15) == 0
+    server.start()
+    stored = {m["client_id"] for m in all_messages(server, accounts[0][1], room)}
+    assert acked and acked <= stored
+
+
+def all_messages(server, token: str, room: str) -> list[dict]:
+    out, after = [], 0
+    while True:
+        page = rest_messages(server, token, room, after=after, limit=100)
+        if not page:
+            return out
+        out += page
+        after = page[-1]["seq"]

@@ -15,6 +15,9 @@ from parley.transports.sink import GOING_AWAY, HEARTBEAT, Disconnect
 log = logging.getLogger("parley.transports")
 
 MAX_MISSED = 2  # heartbeat intervals a connection may stay silent
+# seconds a shutdown waits for clients to take what was queued for them and answer the close frame (a
+# client behind a slow link may need a few seconds for a full 4 MiB buffer)
+SHUTDOWN_GRACE = 8.0
 
 
 class Liveness:
@@ -93,15 +96,16 @@ class Connections:
         self._task = asyncio.get_running_loop().create_task(self._heartbeat(), name="parley-heartbeat")
 
     async def stop(self) -> None:
-        """Close every connection with GOING_AWAY and wait (briefly) for them to go."""
+        """Close every connection with GOING_AWAY (after what is queued for it) and wait for the closing
+        handshakes, at most SHUTDOWN_GRACE seconds; connections still open then are dropped."""
         if self._task:
             self._task.cancel()
             self._task = None
         for conn in list(self.open):
             conn.close(GOING_AWAY)
-        for _ in range(50):
-            if not self.open:
-                return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_GRACE
+        while self.open and loop.time() < deadline:
             await asyncio.sleep(0.05)
         for conn in list(self.open):
             conn.abort(GOING_AWAY)

@@ -228,7 +228,22 @@ class WsConnection(asyncio.Protocol):
         self.closing = True
         self.close_code = disconnect.code
         self._send_close(disconnect.code, disconnect.reason)
-        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._abort)
+        if not self._transport.is_reading() and not self.failed:
+            self._transport.resume_reading()  # (paused by backpressure) the peer's close frame must be read
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._close_expired,
+                                              self._transport.get_write_buffer_size() + 1)
+
+    def _close_expired(self, pending_before: int) -> None:
+        """CLOSE_TIMEOUT after our close frame: give a peer still taking what was queued before it more time
+        (a shutdown bounds the total, transports/connections.py); drop one that takes nothing."""
+        transport = self._transport
+        if transport is None:
+            return
+        pending = transport.get_write_buffer_size()
+        if 0 < pending < pending_before:
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._close_expired, pending)
+            return
+        self._abort()
 
     def abort(self, disconnect: Disconnect) -> None:
         """Drop the socket now; `disconnect.code` is what the logs show (the peer sees 1006)."""
