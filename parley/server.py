@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from parley.api import SERVICE, add_routes, error_middleware
 from parley.config import Settings, redact
@@ -85,6 +86,9 @@ def build_app(settings: Settings, service: ChatService | None = None) -> web.App
         connections.start()
 
     async def shutdown(app: web.Application) -> None:
+        # no new requests; what was received is stored and acked before the 1001 close frames go out
+        connections.quiet()
+        await service.drain()
         await connections.stop()
 
     async def cleanup(app: web.Application) -> None:
@@ -106,6 +110,15 @@ def _chat_session(service: ChatService, conn: WsConnection) -> Session:
 
     asyncio.get_running_loop().call_later(timeout, expire)
     return session
+
+
+class _NoBadRequestTracebacks(logging.Filter):
+    """aiohttp logs a full traceback for every malformed request (a missing Host header, junk bytes): a
+    client's error, answered with 400, and under a flood megabytes of log a second. Keep them out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -130,6 +143,7 @@ def run(settings: Settings, worker: int | None = None) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
         pass
+    logging.getLogger("aiohttp.server").addFilter(_NoBadRequestTracebacks())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app = build_app(settings)

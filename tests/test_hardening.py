@@ -381,3 +381,16 @@ def all_messages(server, token: str, room: str) -> list[dict]:
             return out
         out += page
         after = page[-1]["seq"]
+
+
+async def test_malformed_http_requests_are_answered_without_tracebacks(make_server):
+    server = make_server()
+    for junk in (b"GET / HTTP/1.1\r\n\r\n", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nBad Header\r\n\r\n",
+                 b"\x16\x03\x01\x00\x05hello", b"POST /api/login HTTP/1.1\r\nContent-Length: -1\r\n\r\n"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(junk)
+        answer = await asyncio.wait_for(reader.read(200), 5)
+        assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0], (junk, answer)
+        writer.close()
+    assert http("GET", server.http + "/healthz")[0] == 200
+    assert "Traceback" not in server.logs()

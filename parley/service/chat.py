@@ -26,13 +26,14 @@ from parley.protocol.names import NUL, password_problem, username_problem
 from parley.service.limits import JOIN_BURST, JOIN_RATE, UserLimits
 from parley.service.policy import Action, Refused, RoomPolicy
 from parley.session.registry import SessionRegistry
-from parley.store import NewEvent, RoomInfo, Saved, Store, UserExists, store_for_url
+from parley.store import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, UserExists, store_for_url
 from parley.store.committer import GroupCommitter
 from parley.transports.sink import unauthenticated
 
 log = logging.getLogger("parley")
 
 HEALTH_CACHE = 1.0  # seconds a successful store check answers /healthz
+HEALTH_TIMEOUT = 3.0  # seconds the store has to answer /healthz's check
 USER_CHECK = 60.0  # seconds an account seen to exist is trusted without asking the store again
 
 Posted = Callable[[Saved | None, Exception | None], None]
@@ -80,6 +81,10 @@ class ChatService:
         self._committer.start()
         self._account_watch = asyncio.get_running_loop().create_task(self._watch_accounts(),
                                                                      name="parley-account-watch")
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Store and answer every message already received (shutdown, once transports stopped reading)."""
+        return await self._committer.drain(timeout)
 
     async def stop(self) -> None:
         if self._account_watch is not None:
@@ -215,7 +220,10 @@ class ChatService:
         now = time.monotonic()
         if now - self._healthy_at < HEALTH_CACHE:
             return
-        await self._store.ping()
+        try:
+            await asyncio.wait_for(self._store.ping(), HEALTH_TIMEOUT)
+        except TimeoutError:  # a hung link (no reset, no refusal) must not hang the health check too
+            raise StoreUnavailable(f"no answer within {HEALTH_TIMEOUT:g} s") from None
         self._healthy_at = time.monotonic()
 
     # rooms ----------------------------------------------------------------------------------------

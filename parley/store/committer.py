@@ -12,6 +12,8 @@ from parley.store.base import NewEvent, Saved, Store, StoreRejected, StoreUnavai
 
 log = logging.getLogger("parley.store")
 
+STALL_AFTER = 5.0  # seconds a batch may be in flight before what waits behind it is refused
+
 Done = Callable[[Saved | None, Exception | None], None]
 
 
@@ -23,6 +25,9 @@ class GroupCommitter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._busy = False  # a batch is being stored
+        self._batch_no = 0
+        self._stalled = False  # the batch in flight has taken longer than STALL_AFTER
         self.batches = 0
         self.stored = 0
 
@@ -38,9 +43,37 @@ class GroupCommitter:
             await self._task
             self._task = None
 
+    async def drain(self, timeout: float) -> bool:
+        """Wait until everything submitted so far is stored and answered (at most `timeout` seconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._queue or self._busy) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return not (self._queue or self._busy)
+
     def submit(self, event: NewEvent, done: Done) -> None:
+        if self._stalled:  # the store has hung on the batch in flight: do not queue behind it
+            done(None, StoreUnavailable(f"the store has not answered for {STALL_AFTER:g} s"))
+            return
         self._queue.append((event, done))
         self._wake.set()
+
+    def _check_stall(self, batch: int) -> None:
+        """STALL_AFTER seconds into batch number `batch`: if it is still in flight the store hangs (a link that
+        neither answers nor resets); what waits behind it is answered `unavailable` now, not stored, so
+        senders can retry instead of waiting for the store's own timeout after it."""
+        if not self._busy or self._batch_no != batch:
+            return
+        self._stalled = True
+        waiting, self._queue = self._queue, []
+        if waiting:
+            log.warning("the store has not answered for %gs; %d event(s) refused", STALL_AFTER, len(waiting))
+        error = StoreUnavailable(f"the store has not answered for {STALL_AFTER:g} s")
+        for _, done in waiting:
+            try:
+                done(None, error)
+            except Exception:
+                log.exception("answering a refused event failed")
 
     async def _run(self) -> None:
         while not self._stopping or self._queue:
@@ -48,7 +81,14 @@ class GroupCommitter:
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
-                await self._commit(batch)
+                self._busy = True
+                self._batch_no += 1
+                timer = asyncio.get_running_loop().call_later(STALL_AFTER, self._check_stall, self._batch_no)
+                try:
+                    await self._commit(batch)
+                finally:
+                    timer.cancel()
+                    self._busy = self._stalled = False
 
     async def _commit(self, items: list[tuple[NewEvent, Done]]) -> None:
         outcomes = await self._save(items)

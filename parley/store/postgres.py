@@ -29,7 +29,9 @@ from parley.store.sql import SqlStore, describe, now_ms
 MIGRATION_LOCK = 0x7061726C6579  # pg_advisory_xact_lock key held while migrating ("parley" in ASCII)
 RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure: safe to run again
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection before the store counts as unavailable
-COMMAND_TIMEOUT = 30.0  # seconds a statement may take before the connection is given up
+# seconds a statement may take before the connection is given up: a link that hangs (no reset, no
+# refusal) answers sends `unavailable` after this long instead of holding them
+COMMAND_TIMEOUT = 10.0
 
 
 def split_url(url: str) -> tuple[URL, dict[str, str], str | None]:

@@ -48,6 +48,9 @@ class Connection(Protocol):
     def ping(self) -> None:
         """Ask the peer for a sign of life (a WebSocket ping; nothing for a poller, whose polls are one)."""
 
+    def pause(self) -> None:
+        """Stop reading the peer's requests (close() reads again, for its closing handshake)."""
+
     def close(self, disconnect: Disconnect) -> None: ...
 
     def abort(self, disconnect: Disconnect) -> None:
@@ -94,6 +97,11 @@ class Connections:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._heartbeat(), name="parley-heartbeat")
+
+    def quiet(self) -> None:
+        """Stop reading from every connection (shutdown: no new requests; answers still go out)."""
+        for conn in self.open:
+            conn.pause()
 
     async def stop(self) -> None:
         """Close every connection with GOING_AWAY (after what is queued for it) and wait for the closing

@@ -57,7 +57,7 @@ class WsConnection(asyncio.Protocol):
     """One WebSocket connection after the handshake: frame parsing in, coalesced frames out."""
 
     __slots__ = ("_buf", "_flusher", "_transport", "close_code", "closing", "connections", "failed", "handler",
-                 "limit", "liveness", "metrics", "opened", "parser", "peer")
+                 "limit", "liveness", "metrics", "opened", "parser", "peer", "quiet")
 
     def __init__(self, transport: asyncio.Transport, settings: Settings, connections: Connections, peer: str,
                  make_handler: Callable[["WsConnection"], Handler]) -> None:
@@ -71,6 +71,7 @@ class WsConnection(asyncio.Protocol):
         self.limit = OutputLimit(settings.max_pending)
         self.liveness = Liveness()
         self.closing = False
+        self.quiet = False  # shutting down: requests are no longer read
         self.failed = False  # a protocol violation: nothing more from the peer is parsed
         self.close_code: int | None = None
         self.opened = time.monotonic()
@@ -190,7 +191,7 @@ class WsConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.limit.drained()
-        if self._transport is not None and not self.failed and not self._transport.is_reading():
+        if self._transport is not None and not self.failed and not self.quiet and not self._transport.is_reading():
             self._transport.resume_reading()
 
     def _judge(self, verdict: Verdict) -> None:
@@ -219,6 +220,11 @@ class WsConnection(asyncio.Protocol):
 
     def ping(self) -> None:
         self.write_raw(PING)
+
+    def pause(self) -> None:
+        self.quiet = True
+        if self._transport is not None and self._transport.is_reading():
+            self._transport.pause_reading()
 
     def close(self, disconnect: Disconnect) -> None:
         """Start the closing handshake after whatever is queued; drop the peer if it does not answer."""

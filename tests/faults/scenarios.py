@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from parley.store.postgres import COMMAND_TIMEOUT
 from tests.faults.clients import Attacker, FaultChatter, SlowReader
 from tests.faults.counts import Counts, count
 from tests.faults.proxy import FaultProxy, ProxyLoop
@@ -43,8 +44,7 @@ from tests.scale.conftest import PRESENCE_INTERVAL
 from tests.scale.services import pg_schema
 from tests.support import ServerProcess, http, register, unique
 
-COMMAND_TIMEOUT = 30.0  # seconds: the PostgreSQL store's statement timeout (parley/store/postgres.py)
-PG_STALL = COMMAND_TIMEOUT + 5  # seconds a pg-stall lasts
+PG_STALL = COMMAND_TIMEOUT + 5  # seconds a pg-stall lasts (the store's statement timeout is COMMAND_TIMEOUT)
 
 # profiles -------------------------------------------------------------------------------------------------
 
@@ -559,8 +559,10 @@ async def _pg_stall(run: Run, pause: float) -> None:
     stalled = sum(1 for o in during if not any(t < end for t, _ in o.replies))
     run.note(f"{stalled} of the {len(during)} sends made on b during the pause had no reply until the link healed")
     assert run.db_proxy is not None
-    run.check("fault", "b's sends during the pause were held", stalled > 0 and run.db_proxy.held > 0,
-              f"{stalled} sends without a reply until the link healed; {run.db_proxy.held} bytes held")
+    run.check("fault", "b's link to PostgreSQL was held while b had sends to store",
+              run.db_proxy.held > 0 and (stalled > 0 or on_b["unavailable"] > 0),
+              f"{stalled} sends without a reply until the link healed; {on_b['unavailable']} unavailable; "
+              f"{run.db_proxy.held} bytes held")
     if pause > COMMAND_TIMEOUT:  # docs/deploy.md: while PostgreSQL cannot be reached, sends get `unavailable`
         first_reply = [min((t for t, _ in o.replies), default=end) - o.first_sent for o in during]
         late = sum(1 for wait in first_reply if wait > COMMAND_TIMEOUT + 1)
@@ -570,16 +572,19 @@ async def _pg_stall(run: Run, pause: float) -> None:
 
 @scenario("pg-pause", "cluster",
           "node b's PostgreSQL link paused (no bytes forwarded, sockets kept open) for the fault time",
-          "b's sends wait (none acked while paused); after healing all stored once; a carries on")
+          "b's sends are answered `unavailable` (within the store's command timeout for the batch in flight, "
+          "5 s for what waits behind it), none acked while paused; after healing all stored once; a carries on")
 async def pg_pause(run: Run) -> None:
     await _pg_stall(run, run.profile.fault)
 
 
 @scenario("pg-stall", "cluster",
-          f"node b's PostgreSQL link paused for {PG_STALL:.0f} s, past the store's 30 s command timeout "
+          f"node b's PostgreSQL link paused for {PG_STALL:.0f} s, past the store's {COMMAND_TIMEOUT:.0f} s "
+          "command timeout "
           "(statements in flight, COMMITs among them, are delivered when the link heals)",
-          "b's waiting sends get `unavailable` at the timeout, never an ack; a COMMIT that lands after the client "
-          "gave up is found by client_id on resend (a duplicate ack): stored once; a carries on", in_suite=False)
+          "b's sends get `unavailable` (the batch in flight at the timeout, what waits behind it after 5 s), never "
+          "an ack; a COMMIT that lands after the client gave up is found by client_id on resend (a duplicate ack): "
+          "stored once; /healthz answers 503 within seconds; a carries on", in_suite=False)
 async def pg_stall(run: Run) -> None:
     await _pg_stall(run, PG_STALL)
     errors: Counter[str] = Counter()

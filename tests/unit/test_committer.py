@@ -240,3 +240,27 @@ async def test_stop_with_nothing_queued_and_restart(store: FakeStore) -> None:
     committer.submit(new(1), r.done("1"))
     await committer.stop()
     assert r.seqs() == [("1", 1)]
+
+
+async def test_a_hung_store_refuses_what_waits_behind_the_batch_in_flight(
+        store: FakeStore, committer: GroupCommitter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link that neither answers nor resets: the batch in flight waits for the store's own timeout, but
+    what queues behind it is answered `unavailable` after STALL_AFTER instead of waiting too."""
+    import parley.store.committer as committer_module
+
+    monkeypatch.setattr(committer_module, "STALL_AFTER", 0.05)
+    r = Results()
+    gate = store.block("save_events")
+    committer.submit(new(1), r.done("1"))
+    await gate.reached()
+    committer.submit(new(2), r.done("2"))  # queued behind the hung batch
+    await eventually(lambda: len(r.calls) == 1)
+    assert r.calls[0][0] == "2" and isinstance(r.calls[0][2], StoreUnavailable)
+    committer.submit(new(3), r.done("3"))  # refused at once while it still hangs
+    assert r.calls[-1][0] == "3" and isinstance(r.calls[-1][2], StoreUnavailable)
+    gate.release()
+    await eventually(lambda: len(r.calls) == 3)
+    assert r.seqs()[-1] == ("1", 1)
+    committer.submit(new(4), r.done("4"))  # the store answers again: back to normal
+    await eventually(lambda: len(r.calls) == 4)
+    assert r.seqs()[-1] == ("4", 2) and store.seqs(ROOM) == [1, 2]
