@@ -25,8 +25,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import websockets
-
 from tests.scale.cluster import Chatter
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING = 0x0, 0x1, 0x2, 0x8, 0x9
@@ -56,34 +54,14 @@ class FaultChatter(Chatter):
                 out.append(acks[0] - outcome.first_sent)
         return out
 
-    async def _run(self) -> None:  # Chatter._run, recording how every connection ends
-        while not self._stop:
-            ws: Any = None
-            url = self.url()
-            try:
-                async with websockets.connect(url, max_size=None, open_timeout=5, ping_interval=None,
-                                              close_timeout=1) as ws:
-                    self._ws = ws
-                    self.connects += 1
-                    self.connected_urls[url] += 1
-                    await ws.send(json.dumps({"type": "auth", "token": self.token}))
-                    await ws.send(json.dumps({"type": "join", "room": self.room, "since": self.last_seq}))
-                    for cid in list(self.pending):  # not acked before the connection dropped: again
-                        await self._send(ws, cid)
-                    writer = asyncio.get_running_loop().create_task(self._writer(ws))
-                    try:
-                        async for raw in ws:
-                            self._frame(json.loads(raw))
-                    finally:
-                        writer.cancel()
-            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-                if ws is None and not self._stop:
-                    self.closes[f"connect: {type(exc).__name__}"] += 1
-            if ws is not None and not self._stop:
-                self.closes[str(ws.close_code)] += 1
-            self._ws = None
-            if not self._stop:
-                await asyncio.sleep(0.1)
+    def _connected(self, url: str) -> None:
+        self.connected_urls[url] += 1
+
+    def _connect_failed(self, exc: BaseException) -> None:
+        self.closes[f"connect: {type(exc).__name__}"] += 1
+
+    def _ended(self, ws: Any) -> None:
+        self.closes[str(ws.close_code)] += 1
 
     def _frame(self, frame: dict[str, Any]) -> None:
         super()._frame(frame)

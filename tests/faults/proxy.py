@@ -32,40 +32,15 @@ class FaultProxy(TcpProxy):
         self.flowing = asyncio.Event()
         self.flowing.set()
         self.state = "up"  # up | cut | paused
-        self.forwarded = 0  # bytes, both directions
         self.held = 0  # bytes that arrived while paused and waited for `resume()` (more wait in kernel buffers)
-        self.connections = 0  # accepted since start
 
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        self.connections += 1
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self.links |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, ConnectionError):
-                while True:
-                    await self.flowing.wait()  # paused: leave the bytes in the kernel's buffers
-                    data = await src.read(65536)
-                    if not data:
-                        break
-                    if not self.flowing.is_set():  # paused while this read was pending: hold what it got
-                        self.held += len(data)
-                        await self.flowing.wait()
-                    dst.write(data)
-                    self.forwarded += len(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self.links -= {writer, up_writer}
+    async def _read(self, src: asyncio.StreamReader) -> bytes:
+        await self.flowing.wait()  # paused: leave the bytes in the kernel's buffers
+        data = await src.read(65536)
+        if data and not self.flowing.is_set():  # paused while this read was pending: hold what it got
+            self.held += len(data)
+            await self.flowing.wait()
+        return data
 
     async def cut(self) -> None:
         """Drop every connection (RST) and refuse new ones until `resume()`."""

@@ -84,11 +84,14 @@ class Chatter:
 
     async def _run(self) -> None:
         while not self._stop:
+            ws: Any = None
+            url = self.url()
             try:
-                async with websockets.connect(self.url(), ssl=self.ssl, max_size=None, open_timeout=5,
+                async with websockets.connect(url, ssl=self.ssl, max_size=None, open_timeout=5,
                                               ping_interval=None, close_timeout=1) as ws:
                     self._ws = ws
                     self.connects += 1
+                    self._connected(url)
                     await ws.send(json.dumps({"type": "auth", "token": self.token}))
                     await ws.send(json.dumps({"type": "join", "room": self.room, "since": self.last_seq}))
                     for cid in list(self.pending):  # not acked before the connection dropped: again
@@ -99,11 +102,23 @@ class Chatter:
                             self._frame(json.loads(raw))
                     finally:
                         writer.cancel()
-            except (OSError, TimeoutError, websockets.WebSocketException):
-                pass
+            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                if ws is None and not self._stop:
+                    self._connect_failed(exc)
+            if ws is not None and not self._stop:
+                self._ended(ws)
             self._ws = None
             if not self._stop:
                 await asyncio.sleep(0.1)
+
+    def _connected(self, url: str) -> None:
+        """A connection to `url` is open (for subclasses that record more)."""
+
+    def _connect_failed(self, exc: BaseException) -> None:
+        """A connection attempt failed."""
+
+    def _ended(self, ws: Any) -> None:
+        """A connection ended (not because the chatter stopped)."""
 
     async def _send(self, ws: Any, cid: str) -> None:
         self.outcomes.setdefault(cid, Outcome(time.monotonic()))
@@ -277,6 +292,8 @@ class TcpProxy:
         self.server: asyncio.Server | None = None
         self.links: set[asyncio.StreamWriter] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.connections = 0  # accepted since start
+        self.forwarded = 0  # bytes, both directions
 
     async def start(self) -> TcpProxy:
         self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port, reuse_address=True)
@@ -287,6 +304,7 @@ class TcpProxy:
         assert task is not None
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        self.connections += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -296,13 +314,18 @@ class TcpProxy:
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, ConnectionError):
-                while data := await src.read(65536):
+                while data := await self._read(src):
                     dst.write(data)
+                    self.forwarded += len(data)
                     await dst.drain()
             dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self.links -= {writer, up_writer}
+
+    async def _read(self, src: asyncio.StreamReader) -> bytes:
+        """The next chunk to forward (b"" at the end); subclasses may hold it back."""
+        return await src.read(65536)
 
     async def cut(self) -> None:
         if self.server is not None:
