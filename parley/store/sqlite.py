@@ -144,7 +144,14 @@ class SqliteStore(SqlStore):
 
     async def room_seq(self, room: str) -> int | None:
         last = self._last_seq.get(room)
-        return last if last is not None else await super().room_seq(room)
+        return last if last is not None else await self._write(self._room_seq_sync, room)
+
+    def _room_seq_sync(self, room: str) -> int | None:
+        """On the writer thread (one hop, no SQLAlchemy): joins of a room not cached yet come in bursts."""
+        conn = self._conn
+        assert conn is not None
+        row = conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
+        return None if row is None else self._last_seq.setdefault(room, row[0])
 
     def _ensure_room_sync(self, room: str) -> int:
         conn = self._conn
