@@ -105,7 +105,7 @@ def _chat_session(service: ChatService, conn: WsConnection) -> Session:
     timeout = service.settings.auth_timeout
 
     def expire() -> None:
-        if not session.user and not session.closed:
+        if not session.user and session.held is None and not session.closed:  # (not while auth is confirmed)
             session.handle_timeout()
 
     asyncio.get_running_loop().call_later(timeout, expire)

@@ -325,6 +325,7 @@ class ChatService:
 
     async def post_wait(self, user: str, room: str, text: str, client_id: str | None) -> Saved:
         self.policy.check(user, room, Action.SEND)
+        self.check_text(text)  # before a room is created for a message that will be refused
         await self.room_seq_or_create(user, room)  # (a WebSocket send needs a join, which did this)
         fut: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
 

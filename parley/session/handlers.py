@@ -6,6 +6,7 @@ chat service, which applies the room policy and the rules every way in shares.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("parley.session")
 
+CONFIRM_TIMEOUT = 5.0  # seconds `auth` waits for the store to confirm an account before answering `unavailable`
 TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dropped
 
 
@@ -62,10 +64,16 @@ def auth(session: Session, frame: Auth) -> None:
 async def _confirm(session: Session, user: str, frame: Auth) -> None:
     """The token is good; make sure its account still exists before the session starts."""
     try:
-        exists = await session.service.user_exists(user)
-    except StoreUnavailable:
+        async with asyncio.timeout(CONFIRM_TIMEOUT):
+            exists: bool | None = await session.service.user_exists(user)
+    except (StoreUnavailable, TimeoutError):
+        exists = None
+    except Exception:
+        log.exception("confirming the account %s failed", user)
         exists = None
     held, session.held = session.held or [], None
+    if session.closed or session.ending:
+        return
     if exists is None:
         session.error(ErrorCode.UNAVAILABLE, "cannot check the account now: storage unavailable", frame.ref)
         session.end(Disconnect(CloseCode.INTERNAL, "storage unavailable", reconnect=True))

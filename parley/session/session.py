@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from parley.protocol import ErrorCode, Outbound, ProtocolError, decode_client_frame, encode
+from parley.protocol import CloseCode, ErrorCode, Outbound, ProtocolError, decode_client_frame, encode
 from parley.protocol.events import RoomEvent
 from parley.protocol.frames import Error, Ref
 from parley.service.policy import Refused
@@ -31,7 +31,7 @@ MAX_HELD = 100  # frames kept while `auth` waits for the store; a client should 
 
 
 class Session:
-    __slots__ = ("_tasks", "catching_up", "closed", "held", "push", "rooms", "service", "sink", "typing_at",
+    __slots__ = ("_tasks", "catching_up", "closed", "ending", "held", "push", "rooms", "service", "sink", "typing_at",
                  "user")
 
     def __init__(self, service: ChatService, sink: Sink) -> None:
@@ -44,6 +44,7 @@ class Session:
         self.catching_up: dict[str, CatchUp] = {}  # room -> the join in progress
         self.typing_at: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.ending = False  # end() was called: the connection is closing
         self.held: list[bytes | str] | None = None  # frames received while the account is being confirmed
 
     # Member protocol (for the hub) ----------------------------------------------------------------
@@ -61,6 +62,8 @@ class Session:
         if held is not None:
             if len(held) < MAX_HELD:
                 held.append(data)
+            elif not self.ending:  # a client should wait for `ready`: refuse rather than drop in silence
+                self.end(Disconnect(CloseCode.POLICY, "too many frames before ready", reconnect=True))
             return
         ref: Ref = None
         try:
@@ -118,6 +121,7 @@ class Session:
 
     def end(self, disconnect: Disconnect) -> None:
         """End the conversation from the server's side (the transport then calls close())."""
+        self.ending = True
         self.sink.close(disconnect)
 
     # end ------------------------------------------------------------------------------------------

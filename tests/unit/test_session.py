@@ -141,6 +141,22 @@ async def test_auth_of_an_account_not_seen_lately_is_confirmed_first(chat: Chat)
     assert ghost.sink.closed.code == 4401 and not ghost.session.user
 
 
+async def test_a_session_ended_while_its_account_is_confirmed_does_not_start(chat: Chat) -> None:
+    """The store is slow to confirm the account and the connection is ended meanwhile: nothing held runs."""
+    assert chat.service.tokens is not None
+    await chat.store.create_user("dave", "hash")
+    gate = chat.store.block("get_user")
+    c = chat.client("dave", auth=False)
+    c.send(type="auth", token=chat.service.tokens.issue("dave")[0], ref="a")
+    c.send(type="join", room=ROOM, ref="j")
+    await gate.reached()
+    c.session.handle_timeout()  # as the server's auth timer would, if it fired now
+    gate.release()
+    await settle()
+    assert not c.session.user and ROOM not in c.session.rooms
+    assert [f["type"] for f in c.sink.frames] == ["error"]
+
+
 async def test_auth_then_ready(chat: Chat) -> None:
     c = chat.client("alice", auth=False)
     assert chat.service.tokens is not None
