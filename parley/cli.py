@@ -1,14 +1,22 @@
 """The `parley` command: serve, manage users, benchmark a running server."""
 
+from __future__ import annotations
+
 import asyncio
 import dataclasses
 import logging
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from parley.config import Settings, redact
+
+if TYPE_CHECKING:
+    from parley.service import ChatService
+
+T = TypeVar("T")
 
 
 def _default(name: str) -> Any:
@@ -98,6 +106,13 @@ def _check_workers(settings: Settings) -> None:
 @click.option("--rate", default=_default("rate"), show_default=True, type=float, envvar="PARLEY_RATE",
               help="messages per second per user (all their connections and REST together); 0 disables the limit")
 @click.option("--burst", default=_default("burst"), show_default=True, type=int, envvar="PARLEY_BURST")
+@click.option("--registration", default=_default("registration"), show_default=True, envvar="PARLEY_REGISTRATION",
+              type=click.Choice(["open", "invite", "closed"]),
+              help="who may create an account: anyone, holders of an admin's invite code, or nobody "
+                   "(only `parley user add`)")
+@click.option("--room-creation", default=_default("room_creation"), show_default=True,
+              envvar="PARLEY_ROOM_CREATION", type=click.Choice(["anyone", "admins"]),
+              help="who may create rooms (public rooms otherwise come into being on first join)")
 @click.option("--new-rooms", default=_default("new_rooms"), show_default=True, type=int, envvar="PARLEY_NEW_ROOMS",
               help="rooms a user may create per hour (that many at once, then refilled over the hour); 0: no limit")
 @click.option("--token-ttl", default=_default("token_ttl"), show_default=True, type=int,
@@ -135,32 +150,51 @@ def user() -> None:
     """Manage accounts."""
 
 
+def _with_service(db: str, work: Callable[[ChatService], Awaitable[T]]) -> T:
+    """Run `work` against the store at `db` (no server: command-line account management)."""
+    from parley.service import ChatService
+
+    async def run() -> T:
+        service = ChatService(Settings(db=db))
+        await service.open_store()
+        try:
+            return await work(service)
+        finally:
+            await service.close_store()
+
+    return asyncio.run(run())
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--db", default=_default("db"), show_default=True, envvar="PARLEY_DB")
 @click.option("--password", envvar="PARLEY_PASSWORD", help="default: prompt, or read one line from stdin")
-def user_add(name: str, db: str, password: str | None) -> None:
+@click.option("--admin", is_flag=True, help="a server admin: may do everything in every room, and make invites")
+def user_add(name: str, db: str, password: str | None, admin: bool) -> None:
     """Create user NAME (password from a prompt, or from stdin when it is not a terminal)."""
     if password is None:
         if sys.stdin.isatty():
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         else:
             password = sys.stdin.readline().rstrip("\n")
-    from parley.service import AccountError, ChatService
-
-    async def add() -> str:
-        service = ChatService(Settings(db=db))
-        await service.open_store()
-        try:
-            return await service.create_user(name, password)
-        finally:
-            await service.close_store()
+    from parley.service import AccountError
 
     try:
-        created = asyncio.run(add())
+        created = _with_service(db, lambda service: service.accounts.create_user(name, password, admin=admin))
     except AccountError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"created user {created} in {_describe_db(db)}")
+    click.echo(f"created {'admin' if admin else 'user'} {created} in {_describe_db(db)}")
+
+
+@user.command("admin")
+@click.argument("name")
+@click.option("--db", default=_default("db"), show_default=True, envvar="PARLEY_DB")
+@click.option("--revoke", is_flag=True, help="take the admin flag away instead")
+def user_admin(name: str, db: str, revoke: bool) -> None:
+    """Make user NAME a server admin (or, with --revoke, no longer one); running servers see it within a minute."""
+    if not _with_service(db, lambda service: service.accounts.set_admin(name, not revoke)):
+        raise click.ClickException(f"no user {name!r} in {_describe_db(db)}")
+    click.echo(f"{name} is {'no longer ' if revoke else ''}a server admin")
 
 
 @user.command("delete")
@@ -169,20 +203,27 @@ def user_add(name: str, db: str, password: str | None) -> None:
 def user_delete(name: str, db: str) -> None:
     """Delete user NAME: their tokens stop working and running servers end their sessions within a
     heartbeat interval. Their messages stay."""
-    from parley.service import ChatService
-
-    async def delete() -> bool:
-        service = ChatService(Settings(db=db))
-        await service.open_store()
-        try:
-            return await service.delete_user(name)
-        finally:
-            await service.close_store()
-
-    if not asyncio.run(delete()):
+    if not _with_service(db, lambda service: service.accounts.delete_user(name)):
         raise click.ClickException(f"no user {name!r} in {_describe_db(db)}")
     click.echo(f"deleted user {name} from {_describe_db(db)}")
 
+
+@main.group()
+def invite() -> None:
+    """Invite codes for --registration invite."""
+
+
+@invite.command("create")
+@click.option("--db", default=_default("db"), show_default=True, envvar="PARLEY_DB")
+@click.option("--uses", default=1, show_default=True, type=click.IntRange(1, 1000), help="accounts it may create")
+@click.option("--expires", default=7 * 24 * 3600, show_default=True, type=click.IntRange(60, 365 * 86400),
+              help="seconds until it expires")
+@click.option("--by", default="admin", show_default=True, help="recorded as its creator")
+def invite_create(db: str, uses: int, expires: int, by: str) -> None:
+    """Make an invite code; it is printed on the last line."""
+    made = _with_service(db, lambda service: service.accounts.create_invite(by, uses, expires))
+    click.echo(f"invite for {uses} account(s), valid {expires} s:", err=True)
+    click.echo(made.code)
 
 
 @main.command()

@@ -24,6 +24,8 @@ class Settings:
     max_text: int = 4000  # characters of message text; longer -> error too_long
     rate: float = 20.0  # messages per second per user, all connections and REST together (0 disables the limit)
     burst: int = 40  # messages a user may send at once before the rate applies
+    registration: str = "open"  # open, invite (an admin's invite code needed) or closed (only `parley user add`)
+    room_creation: str = "anyone"  # anyone (public rooms come into being on first join) or admins
     new_rooms: int = 60  # rooms a user may create per hour (at once, then refilled over the hour); 0: no limit
     token_ttl: int = 7 * 24 * 3600  # seconds a login token stays valid
     max_pending: int = 4 * 1024 * 1024  # bytes of unsent output a connection may hold before it is dropped

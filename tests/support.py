@@ -267,13 +267,30 @@ def login(server: ServerProcess, name: str, password: str = PASSWORD) -> tuple[i
     return http("POST", server.http + "/api/login", {"username": name, "password": password})
 
 
-def rest_messages(server: ServerProcess, token: str, room: str, **params: int) -> list[dict[str, Any]]:
-    """GET /api/rooms/{room}/messages with query `params`; asserts 200 and returns the messages."""
+def rest_events(server: ServerProcess, token: str, room: str, **params: int) -> list[dict[str, Any]]:
+    """GET /api/rooms/{room}/messages with query `params`; asserts 200 and returns the events (every kind)."""
     query = "&".join(f"{k}={v}" for k, v in params.items())
     status, body = http("GET", f"{server.http}/api/rooms/{room}/messages" + (f"?{query}" if query else ""),
                         token=token)
     assert status == 200, body
     return body["messages"]
+
+
+def rest_messages(server: ServerProcess, token: str, room: str, **params: int) -> list[dict[str, Any]]:
+    """The `message` events of rest_events (membership events such as the room's creation left out)."""
+    return [e for e in rest_events(server, token, room, **params) if e["type"] == "message"]
+
+
+def room_head(server: ServerProcess, token: str, room: str) -> int:
+    """The seq of the last event stored in `room` (GET /api/rooms/{room}): what the next event follows."""
+    status, body = http("GET", f"{server.http}/api/rooms/{room}", token=token)
+    assert status == 200, body
+    return body["last_seq"]
+
+
+def kinds(events: list[dict[str, Any]]) -> list[tuple[int, str, str | None]]:
+    """(seq, type, member action or message text) of each event: a log at a glance."""
+    return [(e["seq"], e["type"], e.get("action", e.get("text"))) for e in events]
 
 
 async def send_all(client: Client, room: str, texts: list[str]) -> list[dict[str, Any]]:

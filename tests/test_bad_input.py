@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.support import Client, close_code, fill_room, in_room, register, rest_messages, unique
+from tests.support import Client, close_code, fill_room, http, in_room, register, rest_events, rest_messages, unique
 
 MAX_FRAME = 64 * 1024
 MAX_TEXT = 4000
@@ -23,8 +23,17 @@ def stored_room(shared_server, users):
 
 
 def assert_intact(server, token, room):
-    assert [(m["seq"], m["text"]) for m in rest_messages(server, token, room)] == [
-        (i, f"m{i}") for i in range(1, 6)]
+    """seq 1 is the room's `created` event, seqs 2..6 the five messages; after them come only the `joined`
+    events of the clients below (the latest page may hold nothing else, so the whole log is read)."""
+    log, after = [], 0
+    while page := rest_events(server, token, room, after=after, limit=100):
+        log += page
+        after = page[-1]["seq"]
+    assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+    assert [(e["type"], e.get("action")) for e in log[:1]] == [("member", "created")]
+    assert [(m["seq"], m["type"], m.get("text")) for m in log[1:6]] == [
+        (i + 1, "message", f"m{i}") for i in range(1, 6)]
+    assert {(e["type"], e.get("action")) for e in log[6:]} <= {("member", "joined")}
 
 
 @pytest.fixture
@@ -180,7 +189,9 @@ async def test_sending_to_a_room_not_joined_is_not_joined(client, shared_server,
         await client.send(frame)
         error = await client.expect("error")
         assert error["code"] == "not_joined" and error["ref"] == frame["ref"]
-    assert rest_messages(shared_server, users[0][1], other) == []
+    # nothing was stored, and the room was not even made: it does not exist
+    status, body = http("GET", f"{shared_server.http}/api/rooms/{other}/messages", token=users[0][1])
+    assert status == 404 and body["error"] == "not_found", body
     await still_usable(client)
 
 
@@ -188,13 +199,13 @@ async def test_a_frame_over_64_kib_closes_1009_and_others_are_unaffected(shared_
     room = unique("r")
     bystander, = await in_room(shared_server, room, users[1])
     c = await Client.connect(shared_server, users[0][1])
-    await c.join(room)
+    head = (await c.join(room))["last_seq"]  # the room's creation and c's joining
     await bystander.expect("presence", user=users[0][0], online=True)
     await c.send(json.dumps({"type": "send", "room": room, "text": "x" * MAX_FRAME, "client_id": "big"}))
     assert await close_code(c) == 1009
     assert (await bystander.expect("presence", user=users[0][0]))["online"] is False
     ack = await bystander.say(room, "still serving")
-    assert ack["seq"] == 1  # the oversized frame stored nothing
+    assert ack["seq"] == head + 1  # the oversized frame stored nothing
     assert_intact(shared_server, users[1][1], stored_room)
     await bystander.close()
 
@@ -261,11 +272,11 @@ async def test_joining_a_room_twice_at_once_is_a_bad_request_then_the_join_compl
     await client.send({"type": "join", "room": room, "ref": 1})
     await client.send({"type": "join", "room": room, "ref": 2})
     first = await client.expect("joined", room=room)
-    assert first["ref"] == 1
+    assert first["ref"] == 1 and first["last_seq"] == 1  # the room's creation
     errors = await client.nothing(0.3, kind="error")
     if errors:  # the second join arrived while the first was still catching up
         assert [e["code"] for e in errors] == ["bad_request"] and errors[0]["ref"] == 2
     else:  # or after it: a plain re-join
         assert (await client.expect("joined", room=room))["ref"] == 2
     ack = await client.say(room, "joined once")
-    assert ack["seq"] == 1
+    assert ack["seq"] == 2  # the second join stored nothing

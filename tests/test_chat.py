@@ -4,17 +4,29 @@ presence (join, leave, close and a dropped connection), ref echoing and the appl
 import asyncio
 import time
 
-from tests.support import Client, all_rooms, close_all, connect_all, in_room, send_all, unique
+from tests.support import (
+    Client,
+    all_rooms,
+    close_all,
+    connect_all,
+    in_room,
+    kinds,
+    rest_events,
+    send_all,
+    unique,
+)
 
 
 async def test_two_users_see_each_others_messages_in_seq_order(shared_server, users):
     (ua, _), (ub, _) = users[:2]
     room = unique("r")
-    a, b = await in_room(shared_server, room, *users[:2])
+    a, b = await connect_all(shared_server, *users[:2])
+    await a.join(room)
+    head = (await b.join(room))["last_seq"]  # the room's creation and b's joining come first
     script = [(a, "hi bob"), (b, "hi alice"), (a, "how are you?"), (a, "still there?"), (b, "yes!")]
     for who, text in script:
         await who.say(room, text)
-    expected = [(i + 1, (ua if who is a else ub), text) for i, (who, text) in enumerate(script)]
+    expected = [(head + i + 1, (ua if who is a else ub), text) for i, (who, text) in enumerate(script)]
     for viewer in (a, b):
         got = await viewer.messages(len(script), room)
         assert [(m["seq"], m["from"], m["text"]) for m in got] == expected
@@ -24,13 +36,15 @@ async def test_two_users_see_each_others_messages_in_seq_order(shared_server, us
 
 async def test_ack_and_message_carry_the_contract_fields(shared_server, users):
     room = unique("r")
-    a, b = await in_room(shared_server, room, *users[:2])
+    a, b = await connect_all(shared_server, *users[:2])
+    await a.join(room)
+    head = (await b.join(room))["last_seq"]
     cid = unique("cid-")
     ack = await a.say(room, "fields", client_id=cid)
-    assert ack["type"] == "ack" and ack["room"] == room and ack["client_id"] == cid and ack["seq"] == 1
+    assert ack["type"] == "ack" and ack["room"] == room and ack["client_id"] == cid and ack["seq"] == head + 1
     assert abs(ack["ts"] / 1000 - time.time()) < 3600  # Unix time in milliseconds
     (msg,) = await b.messages(1, room)
-    assert msg == {"type": "message", "room": room, "seq": 1, "from": users[0][0], "text": "fields",
+    assert msg == {"type": "message", "room": room, "seq": head + 1, "from": users[0][0], "text": "fields",
                    "ts": ack["ts"], "client_id": cid}
     (own,) = await a.messages(1, room)
     assert own == msg
@@ -61,14 +75,18 @@ async def test_only_members_of_the_room_receive_its_messages(shared_server, user
 
 
 async def test_seq_is_per_room_starts_at_1_and_never_skips(shared_server, users):
+    (ua, ta), = users[:1]
     a, = await connect_all(shared_server, users[0])
     r1, r2 = unique("r"), unique("r")
-    await a.join(r1)
-    await a.join(r2)
+    # each room's log starts with its creation, at seq 1
+    assert (await a.join(r1))["last_seq"] == (await a.join(r2))["last_seq"] == 1
     seqs = {r1: [], r2: []}
     for room in (r1, r2, r2, r1, r2, r1, r1):
         seqs[room].append((await a.say(room, "x"))["seq"])
-    assert seqs == {r1: [1, 2, 3, 4], r2: [1, 2, 3]}
+    assert seqs == {r1: [2, 3, 4, 5], r2: [2, 3, 4]}
+    assert kinds(rest_events(shared_server, ta, r1)) == [(1, "member", "created")] + [
+        (s, "message", "x") for s in range(2, 6)]
+    assert [e["user"] for e in rest_events(shared_server, ta, r2) if e["type"] == "member"] == [ua]
     await a.close()
 
 
@@ -79,14 +97,14 @@ async def test_concurrent_senders_get_gap_free_seqs_delivered_in_order(shared_se
     await listener.join(room)
     senders = await connect_all(shared_server, users[0], users[0], users[1], users[1])
     for s in senders:
-        await s.join(room)
+        head = (await s.join(room))["last_seq"]  # after the room's creation and the senders' joining
     acks = await asyncio.gather(*(send_all(s, room, [f"{i}-{k}" for k in range(25)])
                                   for i, s in enumerate(senders)))
-    assert sorted(a["seq"] for batch in acks for a in batch) == list(range(1, 101))
+    assert sorted(a["seq"] for batch in acks for a in batch) == list(range(head + 1, head + 101))
     for i, batch in enumerate(acks):  # one connection's messages keep their order
         assert [a["seq"] for a in batch] == sorted(a["seq"] for a in batch), i
     got = await listener.messages(100, room)
-    assert [m["seq"] for m in got] == list(range(1, 101))
+    assert [m["seq"] for m in got] == list(range(head + 1, head + 101))
     by_seq = {a["seq"]: a["client_id"] for batch in acks for a in batch}
     assert all(by_seq[m["seq"]] == m["client_id"] for m in got)
     await close_all(listener, *senders)
@@ -97,10 +115,11 @@ async def test_joined_reports_last_seq_and_who_is_online(shared_server, users):
     a, b = await connect_all(shared_server, *users[:2])
     room = unique("r")
     joined = await a.join(room)
-    assert joined["last_seq"] == 0 and joined["online"] == [ua]
-    await send_all(a, room, ["one", "two", "three"])
+    assert joined["last_seq"] == 1 and joined["online"] == [ua]  # seq 1: a created the room
+    acks = await send_all(a, room, ["one", "two", "three"])
+    assert [ack["seq"] for ack in acks] == [2, 3, 4]
     joined = await b.join(room)
-    assert joined["last_seq"] == 3
+    assert joined["last_seq"] == 5  # b's joining is stored before `joined` answers
     assert sorted(joined["online"]) == sorted([ua, ub])
     await close_all(a, b)
 
@@ -110,7 +129,8 @@ async def test_a_room_exists_from_its_first_join(shared_server, users):
     room = unique("r")
     assert room not in [r["name"] for r in all_rooms(shared_server, users[0][1])]
     await a.join(room)
-    assert {"name": room, "last_seq": 0} in all_rooms(shared_server, users[0][1])
+    listed = [r for r in all_rooms(shared_server, users[0][1]) if r["name"] == room]
+    assert listed == [{"name": room, "topic": "", "members": 1, "last_seq": 1}]  # seq 1: its creation
     await a.close()
 
 
@@ -137,14 +157,17 @@ async def test_joining_again_resyncs_without_duplicates(shared_server, users):
     room = unique("r")
     a, b = await in_room(shared_server, room, *users[:2])
     await a.expect("presence", user=users[1][0], online=True)
-    await a.say(room, "first")
-    assert [m["seq"] for m in await b.messages(1, room)] == [1]
+    first = (await a.say(room, "first"))["seq"]
+    assert [m["seq"] for m in await b.messages(1, room)] == [first]
     joined = await b.join(room, since=0)  # join again on the same connection
-    assert joined["last_seq"] == 1
-    assert [m["seq"] for m in await b.messages(1, room)] == [1]  # the replay
-    await a.say(room, "second")
-    assert [m["seq"] for m in await b.messages(1, room)] == [2]  # live, once
+    assert joined["last_seq"] == first
+    replay = [await b.expect_any("member", "message") for _ in range(first)]  # the whole log, once
+    assert kinds(replay) == [(1, "member", "created"), (2, "member", "joined"), (first, "message", "first")]
+    second = (await a.say(room, "second"))["seq"]
+    assert second == first + 1
+    assert [m["seq"] for m in await b.messages(1, room)] == [second]  # live, once
     assert await b.nothing(0.3, kind="message") == []
+    assert await b.nothing(0.1, kind="member") == []
     assert await a.nothing(0.1, kind="presence") == []  # b never went offline
     await close_all(a, b)
 
@@ -161,10 +184,11 @@ async def test_text_round_trips_exactly(shared_server, users):
 
 async def test_send_without_client_id_gets_one_assigned(shared_server, users):
     room = unique("r")
-    a, = await in_room(shared_server, room, users[0])
+    a, = await connect_all(shared_server, users[0])
+    head = (await a.join(room))["last_seq"]
     await a.send({"type": "send", "room": room, "text": "no id", "ref": 7})
     ack = await a.expect("ack")
-    assert ack["ref"] == 7 and ack["seq"] == 1 and isinstance(ack["client_id"], str) and ack["client_id"]
+    assert ack["ref"] == 7 and ack["seq"] == head + 1 and isinstance(ack["client_id"], str) and ack["client_id"]
     (m,) = await a.messages(1, room)
     assert m["client_id"] == ack["client_id"]
     await a.close()
@@ -213,8 +237,10 @@ async def test_typing_reaches_other_members_only_and_is_not_stored(shared_server
     assert await a.nothing(0.3, kind="typing") == []
     assert await c.nothing(0.1, kind="typing") == []
     await a.send({"type": "history", "room": room})
-    assert (await a.expect("history"))["messages"] == []
-    assert {"name": room, "last_seq": 0} in all_rooms(shared_server, ta)
+    # the log holds the room's creation and b's joining, nothing of the typing
+    assert [(e["type"], e["action"]) for e in (await a.expect("history"))["messages"]] == [
+        ("member", "created"), ("member", "joined")]
+    assert [r["last_seq"] for r in all_rooms(shared_server, ta) if r["name"] == room] == [2]
     await close_all(a, b, c)
 
 

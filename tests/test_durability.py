@@ -10,15 +10,20 @@ import websockets
 from parley.store import store_for_url
 from parley.store.schema import LATEST
 from parley.store.sqlite import sqlite_path
-from tests.support import Client, http, register, rest_messages, send_all, unique
+from tests.support import Client, http, register, rest_events, send_all, unique
 
 
-def all_messages(server, token, room):
+def all_events(server, token, room):
+    """The room's whole stored log, every kind of event (messages and membership changes)."""
     out, after = [], 0
-    while page := rest_messages(server, token, room, after=after, limit=100):
+    while page := rest_events(server, token, room, after=after, limit=100):
         out += page
         after = page[-1]["seq"]
     return out
+
+
+def only_messages(events):
+    return [e for e in events if e["type"] == "message"]
 
 
 async def test_kill_9_after_acks_loses_nothing(server, db_url):
@@ -28,7 +33,7 @@ async def test_kill_9_after_acks_loses_nothing(server, db_url):
     a = await Client.connect(server, ta)
     b = await Client.connect(server, tb)
     await a.join(room)
-    await b.join(room)
+    head = (await b.join(room))["last_seq"]  # the room's creation and b's joining
     acks = await asyncio.gather(send_all(a, room, [f"a{i}" for i in range(30)]),
                                 send_all(b, room, [f"b{i}" for i in range(30)]))
     posted = []
@@ -44,16 +49,21 @@ async def test_kill_9_after_acks_loses_nothing(server, db_url):
     server.kill9()
     server.start()
 
-    stored = all_messages(server, ta, room)
+    log = all_events(server, ta, room)
+    assert [e["seq"] for e in log] == list(range(1, head + 66))
+    assert [(e["type"], e["action"]) for e in log[:head]] == [("member", "created"), ("member", "joined")]
+    stored = only_messages(log)
     assert {(m["seq"], m["client_id"], m["ts"]) for m in stored} == acked
-    assert [m["seq"] for m in stored] == list(range(1, 66))
+    assert [m["seq"] for m in stored] == list(range(head + 1, head + 66))
     texts = {m["text"] for m in stored}
     assert {f"a{i}" for i in range(30)} | {f"b{i}" for i in range(30)} | {f"rest{i}" for i in range(5)} == texts
 
     c = await Client.connect(server, tb)
-    assert (await c.join(room, since=0))["last_seq"] == 65
-    assert [m["seq"] for m in await c.messages(65, room)] == list(range(1, 66))
-    assert (await c.say(room, "after the crash"))["seq"] == 66  # seq continues, never reused
+    assert (await c.join(room, since=0))["last_seq"] == head + 65
+    replay = [await c.expect_any("member", "message") for _ in range(head + 65)]
+    assert [e["seq"] for e in replay] == list(range(1, head + 66))
+    assert [m["seq"] for m in only_messages(replay)] == list(range(head + 1, head + 66))
+    assert (await c.say(room, "after the crash"))["seq"] == head + 66  # seq continues, never reused
     await c.close()
 
     # starting again on the existing database found the schema current (migrations are versioned)
@@ -91,8 +101,11 @@ async def test_kill_9_in_the_middle_of_a_stream_keeps_every_acked_message(make_s
         pass
     server.start()
 
-    stored = all_messages(server, token, room)
-    assert [m["seq"] for m in stored] == list(range(1, len(stored) + 1))
+    log = all_events(server, token, room)
+    assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+    assert (log[0]["type"], log[0]["action"]) == ("member", "created")
+    stored = only_messages(log)
+    assert [m["seq"] for m in stored] == list(range(2, len(log) + 1))
     by_cid = {m["client_id"]: m for m in stored}
     for ack in acked:
         assert by_cid[ack["client_id"]]["seq"] == ack["seq"]
@@ -108,10 +121,11 @@ async def test_kill_9_in_the_middle_of_a_stream_keeps_every_acked_message(make_s
         if cid in by_cid:  # stored before the crash but not acked: the same seq, not a second copy
             assert ack["seq"] == by_cid[cid]["seq"] and ack["duplicate"] is True
         else:
-            assert ack["seq"] > len(stored)
-    final = all_messages(server, token, room)
-    assert [m["seq"] for m in final] == list(range(1, len(final) + 1))
-    assert len({m["client_id"] for m in final}) == len(final)
+            assert ack["seq"] > log[-1]["seq"]
+    final = all_events(server, token, room)
+    assert [e["seq"] for e in final] == list(range(1, len(final) + 1))
+    assert final[:len(log)] == log and only_messages(final) == final[1:]  # a member's rejoin stores nothing
+    assert len({m["client_id"] for m in final[1:]}) == len(final) - 1
     await a.close()
 
 

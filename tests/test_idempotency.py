@@ -1,7 +1,7 @@
 """Idempotent sends: the same (user, client_id) again — over WebSocket or REST, at once or later, even after a
 restart — gets the same ack (or the same stored message), and is stored and broadcast only once."""
 
-from tests.support import Client, http, in_room, register, rest_messages, unique
+from tests.support import Client, connect_all, http, in_room, kinds, register, rest_events, rest_messages, unique
 
 
 def post(server, token, room, text, client_id):
@@ -35,16 +35,18 @@ async def test_a_duplicate_sent_before_the_first_is_acked_is_stored_once(shared_
     """Both copies may land in the same group commit: still one message, and two identical acks."""
     _, ta = users[0]
     room = unique("r")
-    a, = await in_room(shared_server, room, users[0])
+    a, = await connect_all(shared_server, users[0])
+    head = (await a.join(room))["last_seq"]
     cid = unique("c")
     for _ in range(3):
         await a.send({"type": "send", "room": room, "text": "burst", "client_id": cid})
     acks = [await a.expect("ack", client_id=cid) for _ in range(3)]
-    assert {ack["seq"] for ack in acks} == {1}
+    assert {ack["seq"] for ack in acks} == {head + 1}
     assert sum(not ack.get("duplicate", False) for ack in acks) == 1
     assert len(await a.messages(1, room)) == 1
     assert await a.nothing(0.3, kind="message") == []
     assert len(rest_messages(shared_server, ta, room)) == 1
+    assert [e["seq"] for e in rest_events(shared_server, ta, room)] == list(range(1, head + 2))
     await a.close()
 
 
@@ -78,10 +80,12 @@ async def test_a_client_id_reused_in_another_room_is_still_the_first_message(sha
 async def test_the_same_client_id_from_two_users_is_two_messages(shared_server, users):
     _, ta = users[0]
     room = unique("r")
-    a, b = await in_room(shared_server, room, *users[:2])
+    a, b = await connect_all(shared_server, *users[:2])
+    await a.join(room)
+    head = (await b.join(room))["last_seq"]
     cid = unique("shared-")
-    assert (await a.say(room, "from a", client_id=cid))["seq"] == 1
-    assert (await b.say(room, "from b", client_id=cid))["seq"] == 2
+    assert (await a.say(room, "from a", client_id=cid))["seq"] == head + 1
+    assert (await b.say(room, "from b", client_id=cid))["seq"] == head + 2
     assert [m["text"] for m in rest_messages(shared_server, ta, room)] == ["from a", "from b"]
     await a.close()
     await b.close()
@@ -90,17 +94,22 @@ async def test_the_same_client_id_from_two_users_is_two_messages(shared_server, 
 async def test_rest_post_with_a_repeated_client_id_returns_the_stored_message(shared_server, users):
     ua, ta = users[0]
     room = unique("r")
-    b, = await in_room(shared_server, room, users[1])
+    b, = await connect_all(shared_server, users[1])
+    head = (await b.join(room))["last_seq"]
     cid = unique("bot-")
     status, first = post(shared_server, ta, room, "deploy finished", cid)
     assert status == 201, first
     status, again = post(shared_server, ta, room, "deploy finished", cid)
     assert status == 200, again
     assert again == first
-    assert first["from"] == ua and first["seq"] == 1
+    assert first["from"] == ua and first["seq"] == head + 2  # the first post joined ua to the room first
+    joined = await b.expect("member", user=ua)
+    assert (joined["action"], joined["seq"]) == ("joined", head + 1)
     assert [m["client_id"] for m in await b.messages(1, room)] == [cid]
     assert await b.nothing(0.3, kind="message") == []
-    assert len(rest_messages(shared_server, ta, room)) == 1
+    assert await b.nothing(0.1, kind="member") == []  # the retry joins nobody again
+    assert kinds(rest_events(shared_server, ta, room)) == [(1, "member", "created"), (2, "member", "joined"),
+                                                           (3, "message", "deploy finished")]
     await b.close()
 
 

@@ -6,7 +6,7 @@ by all their connections and REST posts, `--burst`/`--rate` tune it and `--rate 
 import asyncio
 import json
 
-from tests.support import Client, close_code, http, in_room, register, rest_messages, unique
+from tests.support import Client, close_code, connect_all, http, in_room, register, rest_events, unique
 
 BURST = 40
 
@@ -38,7 +38,9 @@ def fresh(server, n: int = 1) -> list[tuple[str, str]]:
 async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server):
     (ua, ta), ub = fresh(shared_server, 2)
     room = unique("r")
-    a, b = await in_room(shared_server, room, (ua, ta), ub)
+    a, b = await connect_all(shared_server, (ua, ta), ub)
+    await a.join(room)
+    head = (await b.join(room))["last_seq"]  # the room's creation and b's joining
     acks, limited, cids = await blast(a, room, 100)
     assert len(acks) >= BURST
     assert limited, "a burst of 100 at once must hit the limit"
@@ -47,9 +49,10 @@ async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server):
     refused = {e["ref"] for e in limited}
     assert acked | refused == set(cids) and not acked & refused
     assert set(cids[:BURST]) <= acked  # the first 40 always fit in the burst
-    stored = rest_messages(shared_server, ta, room, after=0, limit=100)
-    assert {m["client_id"] for m in stored} == acked
-    assert [m["seq"] for m in stored] == list(range(1, len(acked) + 1))  # no gaps from refused ones
+    assert [e["type"] for e in rest_events(shared_server, ta, room, after=0, limit=head)] == ["member"] * head
+    stored = rest_events(shared_server, ta, room, after=head, limit=100)
+    assert {m["type"] for m in stored} == {"message"} and {m["client_id"] for m in stored} == acked
+    assert [m["seq"] for m in stored] == list(range(head + 1, head + len(acked) + 1))  # no gaps from refused ones
     delivered = await b.messages(len(acked), room)
     assert {m["client_id"] for m in delivered} == acked
     assert await b.nothing(0.3, kind="message") == []
@@ -59,7 +62,8 @@ async def test_over_the_burst_is_rate_limited_and_not_stored(shared_server):
 
 async def test_a_rate_limited_message_can_be_sent_again_later(shared_server):
     room = unique("r")
-    a, = await in_room(shared_server, room, *fresh(shared_server))
+    a, = await connect_all(shared_server, *fresh(shared_server))
+    head = (await a.join(room))["last_seq"]
     acks, limited, _ = await blast(a, room, BURST + 10)
     assert limited
     retry = limited[0]["ref"]
@@ -70,7 +74,7 @@ async def test_a_rate_limited_message_can_be_sent_again_later(shared_server):
         if frame["type"] == "ack":
             break
     assert frame["type"] == "ack" and frame["client_id"] == retry and frame.get("duplicate", False) is False
-    assert frame["seq"] == len(acks) + 1
+    assert frame["seq"] == head + len(acks) + 1
     await a.close()
 
 
@@ -117,14 +121,14 @@ async def test_burst_rate_and_length_limits_are_configurable(make_server):
     _, token = register(srv)
     a = await Client.connect(srv, token)
     room = unique("r")
-    await a.join(room)
+    head = (await a.join(room))["last_seq"]
     acks, limited, _ = await blast(a, room, 30)
     assert len(acks) >= 5 and len(limited) >= 1
     await asyncio.sleep(0.3)  # a few tokens back
 
     await a.send({"type": "send", "room": room, "text": "x" * 11, "client_id": unique("c")})
     assert (await next_reply(a))["code"] == "too_long"
-    assert (await a.say(room, "x" * 10))["seq"] == len(acks) + 1
+    assert (await a.say(room, "x" * 10))["seq"] == head + len(acks) + 1
     ready = await Client.connect(srv)
     await ready.send({"type": "auth", "token": token})
     assert (await ready.expect("ready"))["max_text"] == 10
@@ -139,8 +143,9 @@ async def test_rate_zero_disables_the_limit(make_server):
     _, token = register(srv)
     a = await Client.connect(srv, token)
     room = unique("r")
-    await a.join(room)
+    head = (await a.join(room))["last_seq"]
     acks, limited, _ = await blast(a, room, 150)
     assert len(acks) == 150 and not limited
-    assert len(rest_messages(srv, token, room, after=0, limit=100)) == 100
+    stored = rest_events(srv, token, room, after=head, limit=100)
+    assert [(m["type"], m["seq"]) for m in stored] == [("message", s) for s in range(head + 1, head + 101)]
     await a.close()

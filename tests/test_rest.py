@@ -3,7 +3,18 @@ live delivery of a REST post to WebSocket members, request validation, and GET /
 
 import pytest
 
-from tests.support import Client, all_rooms, fill_room, http, in_room, rest_messages, unique
+from tests.support import (
+    Client,
+    all_rooms,
+    connect_all,
+    fill_room,
+    http,
+    in_room,
+    kinds,
+    rest_events,
+    rest_messages,
+    unique,
+)
 
 
 def post(server, token, room, body, headers=None):
@@ -13,12 +24,16 @@ def post(server, token, room, body, headers=None):
 async def test_a_websocket_member_receives_a_rest_post_live(shared_server, users):
     ua, ta = users[0]
     room = unique("r")
-    b, = await in_room(shared_server, room, users[1])
+    b, = await connect_all(shared_server, users[1])
+    head = (await b.join(room))["last_seq"]
     cid = unique("bot-")
     status, stored = post(shared_server, ta, room, {"text": "deploy finished", "client_id": cid})
     assert status == 201, stored
-    assert stored["room"] == room and stored["seq"] == 1 and stored["from"] == ua
+    # posting to a public room joins it first: ua's `joined` event, then the message
+    assert stored["room"] == room and stored["seq"] == head + 2 and stored["from"] == ua
     assert stored["text"] == "deploy finished" and stored["client_id"] == cid and stored["ts"] > 0
+    joined = await b.expect("member", room=room)
+    assert (joined["seq"], joined["user"], joined["action"]) == (head + 1, ua, "joined")
     (live,) = await b.messages(1, room)
     assert live == stored
     await b.close()
@@ -28,11 +43,13 @@ async def test_rest_posts_and_websocket_sends_share_one_sequence(shared_server, 
     _, ta = users[0]
     room = unique("r")
     b, = await in_room(shared_server, room, users[1])
-    await b.say(room, "ws 1")
+    first = (await b.say(room, "ws 1"))["seq"]
     status, stored = post(shared_server, ta, room, {"text": "rest 2", "client_id": unique("c")})
-    assert status == 201 and stored["seq"] == 2
-    await b.say(room, "ws 3")
-    assert [(m["seq"], m["text"]) for m in await b.messages(3, room)] == [(1, "ws 1"), (2, "rest 2"), (3, "ws 3")]
+    assert status == 201 and stored["seq"] == first + 2  # after ua's joining, which the post did first
+    assert (await b.say(room, "ws 3"))["seq"] == first + 3
+    assert kinds([await b.expect_any("member", "message") for _ in range(4)]) == [
+        (first, "message", "ws 1"), (first + 1, "member", "joined"), (first + 2, "message", "rest 2"),
+        (first + 3, "message", "ws 3")]
     await b.close()
 
 
@@ -67,7 +84,7 @@ async def test_a_refused_post_stores_and_broadcasts_nothing(shared_server, users
                      headers={"Authorization": "Bearer forged"})
     assert status == 401
     assert await b.nothing(0.3, kind="message") == []
-    assert rest_messages(shared_server, token, room) == []
+    assert kinds(rest_events(shared_server, token, room)) == [(1, "member", "created")]
     await b.close()
 
 
@@ -75,17 +92,21 @@ async def test_list_rooms_shows_each_room_with_its_last_seq(shared_server, users
     _, token = users[0]
     quiet, busy = unique("quiet"), unique("busy")
     c = await Client.connect(shared_server, token)
-    await c.join(quiet)
+    joined = await c.join(quiet)
     await c.close()
-    await fill_room(shared_server, busy, 4, token=token)
+    acks = await fill_room(shared_server, busy, 4, token=token)
     pushed = unique("pushed")
-    assert post(shared_server, token, pushed, {"text": "first", "client_id": unique("c")})[0] == 201
+    status, first = post(shared_server, token, pushed, {"text": "first", "client_id": unique("c")})
+    assert status == 201
     rooms = {r["name"]: r["last_seq"] for r in all_rooms(shared_server, token)}
-    assert rooms[quiet] == 0 and rooms[busy] == 4 and rooms[pushed] == 1
+    # each room's log starts with its creation (seq 1), a post to a new room's too
+    assert (joined["last_seq"], acks[-1]["seq"], first["seq"]) == (1, 5, 2)
+    assert rooms[quiet] == joined["last_seq"] and rooms[busy] == acks[-1]["seq"] and rooms[pushed] == first["seq"]
 
 
-def test_messages_of_an_unknown_room_is_an_empty_list(shared_server, users):
-    assert rest_messages(shared_server, users[0][1], unique("nobody-here")) == []
+def test_messages_of_an_unknown_room_are_not_found(shared_server, users):
+    status, body = http("GET", f"{shared_server.http}/api/rooms/{unique('nobody-here')}/messages", token=users[0][1])
+    assert status == 404 and body["error"] == "not_found", body
 
 
 @pytest.mark.parametrize("query", ["after=1&before=5", "limit=0", "limit=x", "after=-1", "before=abc", "after=1.5",
@@ -128,7 +149,7 @@ async def test_a_bad_post_body_is_refused_and_nothing_is_stored(shared_server, u
     got, answer = post(shared_server, token, room, body)
     assert got == status, answer
     assert answer["error"] == code
-    assert rest_messages(shared_server, token, room) == []
+    assert kinds(rest_events(shared_server, token, room)) == [(1, "member", "created")]
     assert await listener.nothing(0.1, kind="message") == []
     await listener.close()
 

@@ -3,11 +3,23 @@ order, then live ones — after a clean close, after a dropped connection, and w
 
 import asyncio
 
-from tests.support import Client, fill_room, in_room, send_all, unique
+from tests.support import Client, fill_room, in_room, room_head, send_all, unique
 
 
 def seqs(frames):
     return [m["seq"] for m in frames]
+
+
+async def events(client, n, room):
+    """The next n room events (`message` and `member` frames) of `room`, in the order they arrive."""
+    return [await client.next_where(lambda f: f.get("type") in ("message", "member") and f.get("room") == room)
+            for _ in range(n)]
+
+
+async def no_events(client, room, seconds=0.3):
+    """No message and no membership event of `room` arrives within `seconds`."""
+    assert await client.nothing(seconds, kind="message", room=room) == []
+    assert await client.nothing(0.05, kind="member", room=room) == []
 
 
 async def test_reconnect_with_since_replays_exactly_the_missed_messages(shared_server, users):
@@ -20,18 +32,19 @@ async def test_reconnect_with_since_replays_exactly_the_missed_messages(shared_s
     await b.close()
 
     missed = await send_all(a, room, [f"while away {i}" for i in range(5)])
+    assert seqs(missed) == list(range(last + 1, last + 6))
     b = await Client.connect(shared_server, tb)
     joined = await b.join(room, since=last)
-    assert joined["last_seq"] == 8
+    assert joined["last_seq"] == last + 5
     replay = await b.messages(5, room)
-    assert seqs(replay) == [4, 5, 6, 7, 8]
+    assert seqs(replay) == seqs(missed)
     assert [m["text"] for m in replay] == [f"while away {i}" for i in range(5)]
     assert [m["client_id"] for m in replay] == [x["client_id"] for x in missed]
-    assert await b.nothing(0.3, kind="message") == []  # nothing twice, nothing old
+    await no_events(b, room)  # nothing twice, nothing old
 
     await a.say(room, "welcome back")
     (live,) = await b.messages(1, room)
-    assert live["seq"] == 9 and live["text"] == "welcome back"
+    assert live["seq"] == last + 6 and live["text"] == "welcome back"
     await a.close()
     await b.close()
 
@@ -54,44 +67,55 @@ async def test_resume_after_a_dropped_connection(shared_server, users):
 
 async def test_since_zero_replays_everything_and_no_since_replays_nothing(shared_server, users):
     room = unique("r")
-    await fill_room(shared_server, room, 12, token=users[0][1])
+    acks = await fill_room(shared_server, room, 12, token=users[0][1])
     c = await Client.connect(shared_server, users[1][1])
     joined = await c.join(room, since=0)
-    assert joined["last_seq"] == 12
-    assert seqs(await c.messages(12, room)) == list(range(1, 13))
+    last = acks[-1]["seq"] + 1  # c's joining is stored before `joined` answers
+    assert joined["last_seq"] == last
+    replay = await events(c, last, room)
+    assert seqs(replay) == list(range(1, last + 1))  # the room's creation, the 12 messages, c's own joining
+    assert [m["seq"] for m in replay if m["type"] == "message"] == seqs(acks)
+    assert [(m["action"], m["user"]) for m in replay if m["type"] == "member"] == [
+        ("created", users[0][0]), ("joined", users[1][0])]
+    await no_events(c, room, 0.1)
     d = await Client.connect(shared_server, users[2][1])
     joined = await d.join(room)
-    assert joined["last_seq"] == 12
-    assert await d.nothing(0.3, kind="message") == []
+    assert joined["last_seq"] == last + 1  # d's joining
+    await no_events(d, room)
     await c.close()
     await d.close()
 
 
 async def test_since_at_or_past_the_end_replays_nothing(shared_server, users):
     room = unique("r")
-    await fill_room(shared_server, room, 3, token=users[0][1])
-    for since in (3, 1000):
+    acks = await fill_room(shared_server, room, 3, token=users[0][1])
+    end = acks[-1]["seq"] + 1  # after users[1]'s joining, which its first join stores
+    for since in (1000, end):
         c = await Client.connect(shared_server, users[1][1])
-        assert (await c.join(room, since=since))["last_seq"] == 3
-        assert await c.nothing(0.2, kind="message") == []
+        assert (await c.join(room, since=since))["last_seq"] == end
+        await no_events(c, room, 0.2)
         await c.close()
 
 
 async def test_a_long_replay_arrives_complete_and_in_order(shared_server, users):
     """More messages than one replay page and the history cap: all of them, once, in order."""
     room = unique("r")
-    await fill_room(shared_server, room, 240, token=users[0][1])
+    acks = await fill_room(shared_server, room, 240, token=users[0][1])
+    text_of = {ack["seq"]: f"m{i}" for i, ack in enumerate(acks, 1)}
     c = await Client.connect(shared_server, users[1][1])
-    await c.join(room, since=5)
-    got = await c.messages(235, room)
-    assert seqs(got) == list(range(6, 241))
-    assert [m["text"] for m in got] == [f"m{i}" for i in range(6, 241)]
-    assert await c.nothing(0.3, kind="message") == []
+    last = (await c.join(room, since=5))["last_seq"]
+    assert last == acks[-1]["seq"] + 1  # c's own joining ends the log
+    got = await events(c, last - 5, room)
+    assert seqs(got) == list(range(6, last + 1))
+    assert [m["text"] for m in got[:-1]] == [text_of[s] for s in range(6, last)]
+    assert (got[-1]["type"], got[-1]["action"], got[-1]["user"]) == ("member", "joined", users[1][0])
+    await no_events(c, room)
     await c.close()
 
 
 async def test_messages_sent_during_the_replay_are_neither_lost_nor_duplicated(shared_server, users):
-    """While a joiner catches up from the store, others keep sending: it sees 1..N exactly once, in order."""
+    """While a joiner catches up from the store, others keep sending: it sees 1..N exactly once, in order (the
+    room's creation, the joiner's own joining, and every message)."""
     room = unique("r")
     await fill_room(shared_server, room, 80, token=users[0][1])
     senders = [await Client.connect(shared_server, users[0][1]) for _ in range(3)]
@@ -103,40 +127,47 @@ async def test_messages_sent_during_the_replay_are_neither_lost_nor_duplicated(s
                                for i, s in enumerate(senders)))
     await joiner.join(room, since=0)
     await sending
-    total = 80 + 3 * 30
-    got = await joiner.messages(total, room)
+    total = room_head(shared_server, users[0][1], room)
+    assert total == 1 + 80 + 3 * 30 + 1  # the creation, the messages and the joiner's joining
+    got = await events(joiner, total, room)
     assert seqs(got) == list(range(1, total + 1))
-    assert await joiner.nothing(0.3, kind="message") == []
+    assert len([m for m in got if m["type"] == "message"]) == 80 + 3 * 30
+    assert [(m["action"], m["user"]) for m in got if m["type"] == "member"] == [
+        ("created", users[0][0]), ("joined", users[1][0])]
+    await no_events(joiner, room)
     for s in (*senders, joiner):
         await s.close()
 
 
 async def test_many_reconnects_while_messages_flow_lose_nothing(shared_server, users):
-    """A client that keeps dropping and resuming from its last seen seq ends up with every message once."""
+    """A client that keeps dropping and resuming from its last seen seq ends up with every event once."""
     room = unique("r")
     sender, = await in_room(shared_server, room, users[0])
-    seen: list[int] = []
+    seen: list[int] = []  # the seq of every room event the reader got: messages and membership changes
+    messages = 0
     for round_ in range(5):
         reader = await Client.connect(shared_server, users[1][1])
         await reader.join(room, since=seen[-1] if seen else 0)
-        await send_all(sender, room, [f"r{round_}-{k}" for k in range(6)])
-        expected = 6 * (round_ + 1)
+        acks = await send_all(sender, room, [f"r{round_}-{k}" for k in range(6)])
+        expected = max(seqs(acks))
         while not seen or seen[-1] < expected:
-            seen.append((await reader.expect("message", room=room))["seq"])
+            (event,) = await events(reader, 1, room)
+            seen.append(event["seq"])
+            messages += event["type"] == "message"
         if round_ % 2:
             reader.ws.transport.abort()
         else:
             await reader.close()
-    assert seen == list(range(1, 31))
+    assert seen == list(range(1, expected + 1)) and messages == 30
     await sender.close()
 
 
 async def test_rejoin_with_since_on_the_same_connection(shared_server, users):
     room = unique("r")
     a, = await in_room(shared_server, room, users[0])
-    await send_all(a, room, ["a", "b", "c"])
+    acks = await send_all(a, room, ["a", "b", "c"])
     await a.messages(3, room)
-    await a.join(room, since=1)
-    assert seqs(await a.messages(2, room)) == [2, 3]
-    assert await a.nothing(0.2, kind="message") == []
+    await a.join(room, since=acks[0]["seq"])
+    assert seqs(await a.messages(2, room)) == seqs(acks[1:])
+    await no_events(a, room, 0.2)
     await a.close()

@@ -8,10 +8,10 @@ async def test_two_users_chat(server):
     _, tb = register(server)
     a = await Client.connect(server, ta)
     b = await Client.connect(server, tb)
-    await a.join("general")
-    await b.join("general")
+    assert (await a.join("general"))["last_seq"] == 1  # a made the room: seq 1 is its creation
+    head = (await b.join("general"))["last_seq"]  # b's joining
     ack = await a.say("general", "hello")
     got = await b.messages(1)
-    assert got[0]["text"] == "hello" and got[0]["seq"] == ack["seq"] == 1
+    assert got[0]["text"] == "hello" and got[0]["seq"] == ack["seq"] == head + 1
     await a.close()
     await b.close()

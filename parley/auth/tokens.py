@@ -1,8 +1,11 @@
 """Login tokens: JWTs signed (HS256) with a secret kept in the store, so every node accepts every token.
 
-A token names its user and expires `ttl` seconds after it was issued; there is no server-side session.
+A token names its user and the account's token generation (`gen`), and expires `ttl` seconds after it
+was issued. There is no server-side session: revoking an account's tokens (sign out everywhere, a new
+password) advances its generation, and tokens of an older one are refused (service/accounts.py).
 """
 
+import secrets
 import time
 
 import jwt
@@ -20,23 +23,24 @@ class Tokens:
     def __init__(self, secret: bytes, ttl: int) -> None:
         self._secret = secret
         self.ttl = ttl
-        # token -> (user, expiry): a reconnect storm re-presents the same tokens; checking a signature
-        # again costs more than the rest of a connection's set-up
-        self._verified: dict[str, tuple[str, int]] = {}
+        # token -> (user, generation, expiry): a reconnect storm re-presents the same tokens; checking a
+        # signature again costs more than the rest of a connection's set-up
+        self._verified: dict[str, tuple[str, int, int]] = {}
 
-    def issue(self, user: str) -> tuple[str, int]:
-        """A fresh token for `user` and its expiry (Unix seconds)."""
+    def issue(self, user: str, gen: int = 0) -> tuple[str, int]:
+        """A fresh token for `user` of token generation `gen`, and its expiry (Unix seconds)."""
         now = int(time.time())
         expires = now + self.ttl
-        token = jwt.encode({"sub": user, "iat": now, "exp": expires, "iss": ISSUER}, self._secret, "HS256")
-        return token, expires
+        claims = {"sub": user, "iat": now, "exp": expires, "iss": ISSUER, "gen": gen, "jti": secrets.token_hex(8)}
+        return jwt.encode(claims, self._secret, "HS256"), expires
 
-    def verify(self, token: str) -> str:
-        """The user a valid token names; InvalidToken otherwise."""
+    def verify(self, token: str) -> tuple[str, int]:
+        """The user a valid token names and its generation (0 for tokens made before generations existed);
+        InvalidToken otherwise."""
         hit = self._verified.get(token)
         if hit is not None:
-            if hit[1] > time.time():
-                return hit[0]
+            if hit[2] > time.time():
+                return hit[0], hit[1]
             del self._verified[token]
             raise InvalidToken("token expired")
         try:
@@ -46,10 +50,10 @@ class Tokens:
             raise InvalidToken("token expired") from None
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
-        user, expires = claims["sub"], claims["exp"]
-        if not isinstance(user, str) or not isinstance(expires, int):
+        user, expires, gen = claims["sub"], claims["exp"], claims.get("gen", 0)
+        if not isinstance(user, str) or not isinstance(expires, int) or not isinstance(gen, int):
             raise InvalidToken("invalid token")
         if len(self._verified) >= self.CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = (user, expires)
-        return user
+        self._verified[token] = (user, gen, expires)
+        return user, gen

@@ -27,6 +27,13 @@ class BrokerEvents(Protocol):
     def on_head(self, room: str, seq: int) -> None:
         """Another node stored `room` up to `seq` but may not have published all of it: fetch from the store."""
 
+    def on_access(self, room: str, user: str, reason: str, by: str) -> None:
+        """`user`'s standing in `room` changed (the room itself when `user` is empty); `reason` is set when
+        they stopped being a member."""
+
+    def on_user(self, user: str) -> None:
+        """`user`'s tokens were revoked or the account changed."""
+
     async def on_connected(self) -> None:
         """The broker (re)connected; events published meanwhile may be lost."""
 
@@ -53,3 +60,11 @@ class Broker(ABC):
     @abstractmethod
     def publish_typing(self, room: str, user: str) -> None:
         """A typing event; delivers on this node too."""
+
+    @abstractmethod
+    def publish_access(self, room: str, user: str, reason: str = "", by: str = "") -> None:
+        """A change of who may do what in `room` (BrokerEvents.on_access); delivers on this node too."""
+
+    @abstractmethod
+    def publish_user(self, user: str) -> None:
+        """`user`'s tokens were revoked (BrokerEvents.on_user); delivers on this node too."""

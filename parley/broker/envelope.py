@@ -30,7 +30,23 @@ class HeadItem(msgspec.Struct, tag="h", array_like=True):
     seq: int
 
 
-Item = EventItem | TypingItem | PresenceItem | HeadItem
+class AccessItem(msgspec.Struct, tag="a", array_like=True):
+    """`user`'s standing in `room` changed (`user` empty: the room itself); `reason` non-empty when they are
+    no longer a member (kicked, banned, left, deleted), `by` who did it."""
+
+    room: str
+    user: str
+    reason: str
+    by: str
+
+
+class UserItem(msgspec.Struct, tag="u", array_like=True):
+    """`user`'s tokens were revoked (or the account changed): end their sessions, forget what is cached."""
+
+    user: str
+
+
+Item = EventItem | TypingItem | PresenceItem | HeadItem | AccessItem | UserItem
 
 
 class Envelope(msgspec.Struct, array_like=True):

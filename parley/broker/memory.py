@@ -23,3 +23,11 @@ class MemoryBroker(Broker):
     def publish_typing(self, room: str, user: str) -> None:
         if self.events is not None:
             self.events.on_typing(room, user)
+
+    def publish_access(self, room: str, user: str, reason: str = "", by: str = "") -> None:
+        if self.events is not None:
+            self.events.on_access(room, user, reason, by)
+
+    def publish_user(self, user: str) -> None:
+        if self.events is not None:
+            self.events.on_user(user)

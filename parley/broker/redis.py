@@ -38,12 +38,14 @@ from redis.exceptions import RedisError
 
 from parley.broker.base import Broker, BrokerEvents
 from parley.broker.envelope import (
+    AccessItem,
     Envelope,
     EventItem,
     HeadItem,
     Item,
     PresenceItem,
     TypingItem,
+    UserItem,
     decode_envelope,
     encode_envelope,
 )
@@ -143,6 +145,18 @@ class RedisBroker(Broker):
         if self.events is not None:
             self.events.on_typing(room, user)
         self._outbox.append(TypingItem(room, user))
+        self._wake.set()
+
+    def publish_access(self, room: str, user: str, reason: str = "", by: str = "") -> None:
+        if self.events is not None:
+            self.events.on_access(room, user, reason, by)
+        self._outbox.append(AccessItem(room, user, reason, by))
+        self._wake.set()
+
+    def publish_user(self, user: str) -> None:
+        if self.events is not None:
+            self.events.on_user(user)
+        self._outbox.append(UserItem(user))
         self._wake.set()
 
     def publish_presence(self, room: str, user: str, online: bool) -> None:
@@ -275,6 +289,10 @@ class RedisBroker(Broker):
                 events.on_presence(envelope.node, item.room, item.user, item.online)  # type: ignore[union-attr]
             elif kind is HeadItem:
                 events.on_head(item.room, item.seq)  # type: ignore[union-attr]
+            elif kind is AccessItem:
+                events.on_access(item.room, item.user, item.reason, item.by)  # type: ignore[union-attr]
+            elif kind is UserItem:
+                events.on_user(item.user)  # type: ignore[union-attr]
 
     async def _tick_loop(self) -> None:
         while True:

@@ -6,6 +6,7 @@ presence in hub/presence.py. The hub is what the broker calls back (broker.base.
 """
 
 import logging
+from typing import Protocol
 
 from parley.hub.member import Member, RoomLog
 from parley.hub.presence import ClusterPresence
@@ -18,11 +19,22 @@ from parley.protocol.frames import Presence, TypingEvent
 log = logging.getLogger("parley.hub")
 
 
+class Control(Protocol):
+    """Where the hub passes on what the broker says about access and accounts (the chat service)."""
+
+    def access_changed(self, room: str, user: str, reason: str, by: str) -> None: ...
+
+    def user_changed(self, user: str) -> None: ...
+
+    def reconnected(self) -> None: ...
+
+
 class Hub:
     def __init__(self, store: RoomLog | None = None) -> None:
         self.rooms: dict[str, Room] = {}
         self.repair = Repair(self, store)
         self.cluster: ClusterPresence | None = None  # users on other nodes (set when the broker spans nodes)
+        self.control: Control | None = None
         self.delivered = 0
 
     # membership -----------------------------------------------------------------------------------
@@ -162,9 +174,19 @@ class Hub:
     def on_head(self, room: str, seq: int) -> None:
         self.repair.sync_room(room, seq)
 
+    def on_access(self, room: str, user: str, reason: str, by: str) -> None:
+        if self.control is not None:
+            self.control.access_changed(room, user, reason, by)
+
+    def on_user(self, user: str) -> None:
+        if self.control is not None:
+            self.control.user_changed(user)
+
     async def on_connected(self) -> None:
         """The broker (re)subscribed: events published meanwhile may be lost. Make this node's presence
         visible again (the broker may have restarted empty), then catch up from the store."""
+        if self.control is not None:
+            self.control.reconnected()  # access changes published meanwhile may be lost
         if self.cluster is not None:
             await self.cluster.refresh_quietly()
         await self.resync(logging.INFO)

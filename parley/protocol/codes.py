@@ -11,7 +11,9 @@ class ErrorCode(StrEnum):
     UNSUPPORTED = "unsupported"  # a binary frame
     TOO_LONG = "too_long"  # message text over the length limit
     NOT_JOINED = "not_joined"  # send/typing/history to a room this connection has not joined
-    NOT_FOUND = "not_found"  # a room the user may not see (answered as if it did not exist)
+    NOT_FOUND = "not_found"  # a room the user may not see (answered as if it did not exist), or no such user
+    FORBIDDEN = "forbidden"  # a room the user sees but may not do that in (banned, muted, not a moderator)
+    CONFLICT = "conflict"  # does not fit the current state (the last owner leaving, inviting a member)
     RATE_LIMITED = "rate_limited"  # over the per-connection message rate; nothing stored
     UNAVAILABLE = "unavailable"  # the store cannot be reached; nothing stored, retry later
     INTERNAL = "internal"  # a server bug; the connection stays usable

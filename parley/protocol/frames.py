@@ -4,16 +4,27 @@ Client frames form one tagged union on "type"; server frames are encoded with th
 See docs/protocol.md for the prose reference.
 """
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
-from parley.protocol.names import CLIENT_ID_PATTERN, HISTORY_LIMIT_MAX, MAX_SEQ, ROOM_PATTERN
+from parley.protocol.names import (
+    CLIENT_ID_PATTERN,
+    HISTORY_LIMIT_MAX,
+    MAX_REASON,
+    MAX_SEQ,
+    MAX_TOPIC,
+    ROOM_PATTERN,
+    USERNAME_PATTERN,
+)
 
 Ref = str | int | None
 Room = Annotated[str, msgspec.Meta(pattern=ROOM_PATTERN)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 ClientId = Annotated[str, msgspec.Meta(pattern=CLIENT_ID_PATTERN)]
+Username = Annotated[str, msgspec.Meta(pattern=USERNAME_PATTERN)]
+Role = Literal["owner", "moderator", "member"]
+ManageAction = Literal["invite", "kick", "ban", "unban", "mute", "unmute", "role", "topic", "leave", "delete"]
 
 
 class _Client(msgspec.Struct, tag_field="type", frozen=True):
@@ -61,7 +72,27 @@ class Ping(_Client, tag="ping", frozen=True):
     ref: Ref = None
 
 
-ClientFrame = Auth | Join | Leave | Send | History | Typing | Ping
+class Manage(_Client, tag="manage", frozen=True):
+    """A membership or room change: invite, kick, ban, ... (docs/protocol.md, Membership and moderation)."""
+
+    room: Room
+    action: ManageAction
+    user: Username | None = None
+    role: Role | None = None
+    topic: Annotated[str, msgspec.Meta(max_length=MAX_TOPIC)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] | None = None
+    ref: Ref = None
+
+
+class Read(_Client, tag="read", frozen=True):
+    """The user has read `room` up to `seq` (their read marker only moves forward)."""
+
+    room: Room
+    seq: Seq
+    ref: Ref = None
+
+
+ClientFrame = Auth | Join | Leave | Send | History | Typing | Ping | Manage | Read
 
 
 class _Server(msgspec.Struct, tag_field="type", omit_defaults=True):
@@ -112,10 +143,58 @@ class Message(_Server, tag="message", rename={"sender": "from"}):
     client_id: str
 
 
+class MemberEvent(_Server, tag="member", rename={"sender": "from"}):
+    """A membership change in the room log: `sender` did `action` to `user` (themselves for joined/left)."""
+
+    kind: ClassVar[str] = "member"
+    room: str
+    seq: int
+    sender: str
+    user: str
+    action: str
+    ts: int
+    role: str | None = None
+    reason: str | None = None
+
+
+class TopicEvent(_Server, tag="topic", rename={"sender": "from"}):
+    kind: ClassVar[str] = "topic"
+    room: str
+    seq: int
+    sender: str
+    topic: str
+    ts: int
+
+
+RoomEvent = Message | MemberEvent | TopicEvent  # every kind of event in a room's log (protocol/events.py)
+
+
 class HistoryPage(_Server, tag="history"):
     room: str
-    messages: list[Message]
+    messages: list[RoomEvent]
     ref: Ref = None
+
+
+class Managed(_Server, tag="managed"):
+    room: str
+    action: str
+    seq: int
+    ref: Ref = None
+
+
+class MembershipChanged(_Server, tag="membership"):
+    """Sent to every connection of a user whose standing in `room` changed (invited, added to a DM, a new
+    role, muted...): their room list (GET /api/me/rooms) is out of date."""
+
+    room: str
+
+
+class Removed(_Server, tag="removed"):
+    """This connection no longer receives `room`: its user left, was kicked or banned, or the room was deleted."""
+
+    room: str
+    reason: str
+    by: str
 
 
 class TypingEvent(_Server, tag="typing"):

@@ -4,7 +4,7 @@ import re
 
 # \Z, not $: msgspec matches with re.search, and "$" would also accept a name ending in a newline
 ROOM_PATTERN = r"^[A-Za-z0-9._-]{1,64}\Z"
-USERNAME_PATTERN = r"^[A-Za-z0-9._-]{1,32}$"
+USERNAME_PATTERN = r"^[A-Za-z0-9._-]{1,32}\Z"
 ROOM_RE = re.compile(ROOM_PATTERN)
 USERNAME_RE = re.compile(USERNAME_PATTERN)
 MIN_PASSWORD = 8
@@ -16,6 +16,10 @@ MAX_SEQ = 2**63 - 1  # seqs are 64-bit integers in the store: a larger since/bef
 NUL = "\x00"
 CLIENT_ID_PATTERN = r"^[^\x00]{1,128}\Z"
 CLIENT_ID_RE = re.compile(CLIENT_ID_PATTERN)
+MAX_TOPIC = 250
+MAX_REASON = 250
+DM_PREFIX = "dm."  # room names starting with this are direct messages (docs/protocol.md)
+DM_MAX_USERS = 10  # members of one direct message, its starter included
 HISTORY_LIMIT_MAX = 100
 HISTORY_LIMIT_DEFAULT = 50
 

@@ -1,6 +1,7 @@
-"""The service layer: ChatService (the one way in) and the room policy every operation passes."""
+"""The service layer: ChatService (the one way in), accounts, rooms and the room policy every operation passes."""
 
-from parley.service.chat import AccountError, ChatService, Posted
-from parley.service.policy import Action, Refused, RoomPolicy
+from parley.service.accounts import AccountError
+from parley.service.chat import ChatService, Posted
+from parley.service.policy import Action, Refused
 
-__all__ = ["AccountError", "Action", "ChatService", "Posted", "Refused", "RoomPolicy"]
+__all__ = ["AccountError", "Action", "ChatService", "Posted", "Refused"]

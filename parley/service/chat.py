@@ -1,80 +1,66 @@
 """The chat service: the one way in for every transport and the REST API.
 
-Sessions (WebSocket, later long-polling) and REST routes call ChatService — accounts, join, replay,
-history, typing, post — never the store, hub or broker directly. Each room operation passes the room
-policy (service/policy.py) first. Behind it: store (durable) -> group commit -> broker (every node) ->
-hub (members on this node).
+Sessions (WebSocket, later long-polling) and REST routes call ChatService — join, replay, history,
+typing, post, and through `accounts` (service/accounts.py) and `rooms` (service/rooms.py) accounts,
+membership and moderation — never the store, hub or broker directly. Each room operation passes the
+room policy (service/policy.py, fed by the cache in service/access.py) first. Behind it: store
+(durable) -> group commit -> broker (every node) -> hub (members on this node).
 """
 
 import asyncio
 import logging
-import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from parley.auth import InvalidToken, Tokens, hash_password, verify_password
-from parley.auth.throttle import ACCOUNT_FAILURES, ADDRESS_FAILURES, Busy, FailedLogins, HashPool
 from parley.broker import Broker, broker_for_url
 from parley.config import Settings
 from parley.hub import Hub, Member
 from parley.hub.presence import ClusterPresence
-from parley.protocol import ErrorCode, encode
+from parley.protocol import ErrorCode, Outbound, encode
 from parley.protocol.events import RoomEvent
-from parley.protocol.names import NUL, password_problem, username_problem
+from parley.protocol.frames import MembershipChanged
+from parley.protocol.names import NUL
+from parley.service.access import AccessCache
+from parley.service.accounts import Accounts
 from parley.service.limits import JOIN_BURST, JOIN_RATE, UserLimits
-from parley.service.policy import Action, Refused, RoomPolicy
+from parley.service.policy import Action, Refused, decide
+from parley.service.rooms import Rooms
 from parley.session.registry import SessionRegistry
-from parley.store import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, UserExists, store_for_url
+from parley.store import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, store_for_url
 from parley.store.committer import GroupCommitter
-from parley.transports.sink import unauthenticated
 
 log = logging.getLogger("parley")
 
 HEALTH_CACHE = 1.0  # seconds a successful store check answers /healthz
 HEALTH_TIMEOUT = 3.0  # seconds the store has to answer /healthz's check
-USER_CHECK = 60.0  # seconds an account seen to exist is trusted without asking the store again
 
 Posted = Callable[[Saved | None, Exception | None], None]
 
 
-class AccountError(Exception):
-    """A register/login request that cannot succeed; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-
 class ChatService:
-    def __init__(self, settings: Settings, store: Store | None = None, broker: Broker | None = None,
-                 policy: RoomPolicy | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None, broker: Broker | None = None) -> None:
         self.settings = settings
-        self.policy = policy or RoomPolicy()
         self._store = store or store_for_url(settings.db)
         self._broker = broker or broker_for_url(settings.broker)
         self._hub = Hub(self._store)
+        self._hub.control = self
         self._committer = GroupCommitter(self._store)
         self.sessions = SessionRegistry()
+        self.access = AccessCache(self._store)
+        self.accounts = Accounts(settings, self._store, self._broker, self.sessions)
         self.limits = UserLimits(settings.rate, settings.burst)  # messages per user, every way in together
         self.join_limits = UserLimits(JOIN_RATE, JOIN_BURST)  # joins (and so presence changes) per user
         self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
-        self.tokens: Tokens | None = None
-        self._users_seen: dict[str, float] = {}  # user -> until when it is known to exist
+        self.rooms = Rooms(self, self._store, self._broker)
         self._account_watch: asyncio.Task[None] | None = None
         self._healthy_at = float("-inf")
-        self._hashing = HashPool()
-        self._failed_accounts = FailedLogins(ACCOUNT_FAILURES)
-        self._failed_addresses = FailedLogins(ADDRESS_FAILURES)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self._store.open()
-        secret = await self._store.secret("token_secret", secrets.token_bytes(32))
-        self.tokens = Tokens(secret, self.settings.token_ttl)
+        await self.accounts.start()
         if self._broker.spans_nodes:
             self._hub.cluster = ClusterPresence(self._hub, self._broker)  # type: ignore[arg-type]
         await self._broker.start(self._hub)
@@ -101,116 +87,32 @@ class ChatService:
     async def close_store(self) -> None:
         await self._store.close()
 
-    # accounts -------------------------------------------------------------------------------------
+    # what the broker says about access and accounts (hub.Control) ---------------------------------
 
-    async def create_user(self, name: object, password: object) -> str:
-        """Validate and create an account; AccountError (400 or 409) when it cannot be."""
-        problem = username_problem(name) or password_problem(password)
-        if problem:
-            raise AccountError(400, "bad_request", problem)
-        assert isinstance(name, str) and isinstance(password, str)
-        try:
-            async with self._hash_slot():
-                hashed = await hash_password(password)
-            user = await self._store.create_user(name, hashed)
-        except UserExists:
-            raise AccountError(409, "conflict", f"username {name!r} is taken") from None
-        return user.name
+    def access_changed(self, room: str, user: str, reason: str, by: str) -> None:
+        """A change of who may do what in `room`, made on any node: forget what is cached, and end the live
+        subscriptions of a user who is no longer a member (of everyone, for a deleted room)."""
+        self.access.forget(room, user)
+        if not reason:
+            if user:
+                self.sessions.deliver(user, Outbound(encode(MembershipChanged(room=room))))
+            return
+        sessions = self.sessions.of(user) if user else self.sessions.subscribed(room)
+        for session in sessions:
+            if room in session.rooms:
+                session.removed(room, reason, by)
 
-    async def register(self, name: object, password: object) -> tuple[str, str, int]:
-        return self._issue(await self.create_user(name, password))
+    def user_changed(self, user: str) -> None:
+        self.accounts.user_changed(user)
 
-    async def login(self, name: object, password: object, address: str = "") -> tuple[str, str, int]:
-        """A token for `name`; AccountError 400, 401, or 429 while this account or `address` has failed too
-        often lately or too many logins are being checked at once."""
-        if not isinstance(name, str) or not isinstance(password, str) or not name:
-            raise AccountError(400, "bad_request", "username and password are required")
-        account, client = f"user:{name.lower()}", f"addr:{address}"
-        wait = max(self._failed_accounts.retry_after(account), self._failed_addresses.retry_after(client))
-        if wait > 0:
-            raise AccountError(429, "rate_limited", f"too many failed logins; try again in {wait:.0f} s",
-                               retry_after=wait)
-        user = await self._store.get_user(name) if username_problem(name) is None else None
-        async with self._hash_slot():
-            good = await verify_password(user.password_hash if user else None, password)
-        if not good or user is None:
-            self._failed_accounts.failed(account)
-            self._failed_addresses.failed(client)
-            raise AccountError(401, "unauthorized", "wrong username or password")
-        self._failed_accounts.succeeded(account)
-        return self._issue(user.name)
-
-    @asynccontextmanager
-    async def _hash_slot(self) -> AsyncIterator[None]:
-        try:
-            async with self._hashing.slot():
-                yield
-        except Busy:
-            raise AccountError(429, "rate_limited", "too many logins at once; try again in a moment",
-                               retry_after=1.0) from None
-
-    def issue_token(self, user: str) -> str:
-        """A token for `user`, an account the caller has just created or checked (it is trusted to exist for
-        USER_CHECK seconds)."""
-        return self._issue(user)[0]
-
-    def _issue(self, user: str) -> tuple[str, str, int]:
-        assert self.tokens is not None
-        self._users_seen[user] = time.monotonic() + USER_CHECK  # just read or written: it exists
-        token, expires = self.tokens.issue(user)
-        return token, user, expires
-
-    def authenticate(self, token: object) -> str:
-        """The user a token is signed for; InvalidToken if it is not valid now. Whether that account still
-        exists is `user_exists` (known_user answers from memory)."""
-        if not isinstance(token, str) or self.tokens is None:
-            raise InvalidToken("invalid token")
-        return self.tokens.verify(token)
-
-    async def authenticate_user(self, token: object) -> str:
-        """authenticate, and the account must still exist."""
-        user = self.authenticate(token)
-        if not await self.user_exists(user):
-            raise InvalidToken("account no longer exists")
-        return user
-
-    def known_user(self, user: str) -> bool:
-        """Whether `user` was seen to exist within the last USER_CHECK seconds."""
-        return self._users_seen.get(user, 0.0) > time.monotonic()
-
-    async def user_exists(self, user: str) -> bool:
-        if self.known_user(user):
-            return True
-        if await self._store.get_user(user) is None:
-            return False
-        self._users_seen[user] = time.monotonic() + USER_CHECK
-        if len(self._users_seen) > 100_000:
-            self._users_seen.pop(next(iter(self._users_seen)))
-        return True
-
-    async def delete_user(self, name: str) -> bool:
-        """Remove an account: its tokens stop working and its sessions end (within a heartbeat interval on
-        every node)."""
-        self._users_seen.pop(name, None)
-        return await self._store.delete_user(name)
-
-    async def end_sessions_of_deleted_users(self) -> int:
-        """End the live sessions of accounts that no longer exist (deleted on any node or from the CLI)."""
-        users = self.sessions.users()
-        if not users:
-            return 0
-        gone = set(users) - await self._store.existing_users(users)
-        for user in gone:
-            self._users_seen.pop(user, None)
-            for session in self.sessions.of(user):
-                session.end(unauthenticated("account no longer exists"))
-        return len(gone)
+    def reconnected(self) -> None:
+        self.access.clear()
 
     async def _watch_accounts(self) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat)
             try:
-                await self.end_sessions_of_deleted_users()
+                await self.accounts.end_stale_sessions()
             except Exception as exc:
                 log.warning("cannot check accounts of live sessions now: %s", exc)
 
@@ -228,36 +130,35 @@ class ChatService:
 
     # rooms ----------------------------------------------------------------------------------------
 
-    def authorize(self, user: str, room: str, action: Action) -> None:
-        """Raise Refused unless the room policy lets `user` do `action` in `room` (every operation below
-        checks it too; transports call it to refuse early, before anything is visible to others)."""
-        self.policy.check(user, room, action)
+    async def authorize(self, user: str, room: str, action: Action) -> None:
+        """Raise Refused unless the room policy lets `user` do `action` in `room` now."""
+        record, standing = await self.access.load(room, user)
+        decide(action, record, room, standing, await self.accounts.admin(user))
 
-    async def rooms(self, user: str, after: str | None = None, limit: int = 100) -> tuple[list[RoomInfo], str | None]:
-        """A page of the rooms `user` may see, in name order after `after`, and the cursor of the next page
-        (None at the end)."""
-        page = await self._store.rooms(after, limit)
-        following = page[-1].name if len(page) == limit else None
-        return [r for r in page if self.policy.can(user, r.name, Action.LIST)], following
+    def allowed_now(self, user: str, room: str, action: Action) -> bool | None:
+        """From memory, without waiting: raise Refused if `action` is refused, True if allowed, None if what
+        the policy needs is not cached (then call `authorize`)."""
+        known = self.access.cached(room, user)
+        admin = self.accounts.is_admin(user)
+        if known is None or admin is None:
+            return None
+        decide(action, known[0], room, known[1], admin)
+        return True
+
+    async def directory(self, after: str | None = None, limit: int = 100) -> tuple[list[RoomInfo], str | None]:
+        """A page of the public rooms in name order after `after`, and the cursor of the next page (None at
+        the end)."""
+        page = await self._store.directory(after, limit)
+        return page, page[-1].name if len(page) == limit else None
 
     def admit_join(self, user: str) -> None:
         """Joins are rate limited per user: each may announce presence to a whole room."""
         if not self.join_limits.take(user):
             raise Refused(ErrorCode.RATE_LIMITED, "too many joins; slow down")
 
-    async def open_room(self, user: str, room: str) -> int:
-        """A join's first step: the room exists afterwards (public rooms come into being here); its last seq."""
-        self.policy.check(user, room, Action.JOIN)
-        return await self.room_seq_or_create(user, room)
-
-    async def room_seq_or_create(self, user: str, room: str) -> int:
-        """The last seq of `room`, creating it (within `user`'s room-creation limit) if it is new."""
-        last = await self._store.room_seq(room)
-        if last is not None:
-            return last
-        if not self.room_limits.take(user):
-            raise Refused(ErrorCode.RATE_LIMITED, "too many new rooms; join an existing one or try again later")
-        return await self._store.ensure_room(room)
+    async def last_seq(self, room: str) -> int:
+        """The last stored seq of `room`."""
+        return await self._store.room_seq(room) or 0
 
     def subscribe(self, member: Member, room: str) -> None:
         """Live events of `room` go to `member.backlog` until `activate` (see session/catchup.py)."""
@@ -282,16 +183,36 @@ class ChatService:
         return await self._hub.online_anywhere(room)
 
     async def events_after(self, user: str, room: str, after: int, limit: int) -> list[RoomEvent]:
-        self.policy.check(user, room, Action.READ)
+        await self.authorize(user, room, Action.READ)
         return await self._store.events_after(room, after, limit)
 
     async def history(self, user: str, room: str, before: int | None, limit: int) -> list[RoomEvent]:
-        self.policy.check(user, room, Action.READ)
+        await self.authorize(user, room, Action.READ)
         return await self._store.events_before(room, before, limit)
 
-    def typing(self, user: str, room: str) -> None:
-        self.policy.check(user, room, Action.TYPE)
-        self._broker.publish_typing(room, user)
+    def typing(self, user: str, room: str, refused: Callable[[Refused], None]) -> None:
+        """Publish a typing notification; Refused if the policy says no (through `refused` when what it
+        needs had to be loaded first). Best effort: nothing is said if the store cannot answer."""
+        if self.allowed_now(user, room, Action.TYPE):
+            self._broker.publish_typing(room, user)
+            return
+
+        async def checked() -> None:
+            try:
+                await self.authorize(user, room, Action.TYPE)
+            except Refused as exc:
+                refused(exc)
+                return
+            except StoreUnavailable:
+                return
+            self._broker.publish_typing(room, user)
+
+        self.spawn(checked())
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # posting --------------------------------------------------------------------------------------
 
@@ -308,10 +229,23 @@ class ChatService:
         """Store a message (group-committed), publish it to every node, then call done(saved, error).
 
         Raises Refused, with nothing stored, if the policy, the text rules or the user's rate limit refuse
-        it (a refused message does not spend a token).
+        it (a refused message does not spend a token). When what the policy needs is not cached, it is
+        loaded first and a refusal comes as done(None, Refused).
         """
-        self.policy.check(user, room, Action.SEND)
         self.check_text(text)
+        if self.allowed_now(user, room, Action.SEND) is None:
+            async def checked() -> None:
+                try:
+                    await self.authorize(user, room, Action.SEND)
+                    self._submit(user, room, text, client_id, done)
+                except Exception as exc:
+                    done(None, exc)
+
+            self.spawn(checked())
+            return
+        self._submit(user, room, text, client_id, done)
+
+    def _submit(self, user: str, room: str, text: str, client_id: str | None, done: Posted) -> None:
         if not self.limits.take(user):
             raise Refused(ErrorCode.RATE_LIMITED, "too many messages; slow down")
         event = NewEvent(room=room, sender=user, text=text, client_id=client_id or uuid.uuid4().hex)
@@ -324,9 +258,12 @@ class ChatService:
         self._committer.submit(event, stored)
 
     async def post_wait(self, user: str, room: str, text: str, client_id: str | None) -> Saved:
-        self.policy.check(user, room, Action.SEND)
+        """Post from REST: posting to a public room one is not a member of joins it first (creating it if it
+        does not exist, as a WebSocket join would)."""
         self.check_text(text)  # before a room is created for a message that will be refused
-        await self.room_seq_or_create(user, room)  # (a WebSocket send needs a join, which did this)
+        record, standing = await self.access.load(room, user)
+        if record is None or (record.visibility == "public" and (standing is None or standing.state != "member")):
+            await self.rooms.become_member(user, room)
         fut: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
 
         def done(saved: Saved | None, error: Exception | None) -> None:

@@ -46,7 +46,11 @@ async def run(session: Session, frame: Join, mine: CatchUp) -> None:
     room, service = frame.room, session.service
     user = session.user
     try:
-        last = await service.open_room(user, room)
+        await service.rooms.become_member(user, room)  # the policy decides here, before anyone sees us
+        if not _still(session, room, mine):
+            return
+        service.subscribe(session, room)
+        last = await service.last_seq(room)
         online = await service.online(room)
         if not _still(session, room, mine):
             return

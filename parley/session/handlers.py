@@ -21,15 +21,19 @@ from parley.protocol.frames import (
     Join,
     Leave,
     Left,
+    Manage,
+    Managed,
+    Message,
     Ping,
     Pong,
+    Read,
     Ready,
     Ref,
     Send,
     Typing,
 )
 from parley.protocol.names import HISTORY_LIMIT_MAX
-from parley.service.policy import Action, Refused
+from parley.service.policy import Refused
 from parley.session import catchup
 from parley.session.dispatch import handles
 from parley.session.session import MAX_ROOMS
@@ -49,45 +53,54 @@ TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dr
 def auth(session: Session, frame: Auth) -> None:
     if session.user or session.held is not None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "already authenticated", frame.ref)
+    accounts = session.service.accounts
     try:
-        user = session.service.authenticate(frame.token)
+        user, gen = accounts.authenticate(frame.token)
     except InvalidToken as exc:
         _refuse(session, str(exc), frame)
         return
-    if session.service.known_user(user):  # the common case: no store round trip
-        _ready(session, user, frame)
+    known = accounts.confirmed(user, gen)
+    if known:  # the common case: no store round trip
+        _ready(session, user, gen, frame)
+        return
+    if known is False:
+        _refuse(session, "token revoked: sign in again", frame)
         return
     session.held = []  # frames that follow wait until the account is confirmed
-    session.spawn(_confirm(session, user, frame))
+    session.spawn(_confirm(session, user, gen, frame))
 
 
-async def _confirm(session: Session, user: str, frame: Auth) -> None:
-    """The token is good; make sure its account still exists before the session starts."""
+async def _confirm(session: Session, user: str, gen: int, frame: Auth) -> None:
+    """The token is well signed; make sure its account still exists and has not revoked it."""
+    refused: str | None = None
     try:
         async with asyncio.timeout(CONFIRM_TIMEOUT):
-            exists: bool | None = await session.service.user_exists(user)
+            await session.service.accounts.confirm(user, gen)
+        ok: bool | None = True
+    except InvalidToken as exc:
+        ok, refused = False, str(exc)
     except (StoreUnavailable, TimeoutError):
-        exists = None
+        ok = None
     except Exception:
         log.exception("confirming the account %s failed", user)
-        exists = None
+        ok = None
     held, session.held = session.held or [], None
     if session.closed or session.ending:
         return
-    if exists is None:
+    if ok is None:
         session.error(ErrorCode.UNAVAILABLE, "cannot check the account now: storage unavailable", frame.ref)
         session.end(Disconnect(CloseCode.INTERNAL, "storage unavailable", reconnect=True))
         return
-    if not exists:
-        _refuse(session, "account no longer exists", frame)
+    if not ok:
+        _refuse(session, refused or "invalid token", frame)
         return
-    _ready(session, user, frame)
+    _ready(session, user, gen, frame)
     for data in held:
         session.handle(data)
 
 
-def _ready(session: Session, user: str, frame: Auth) -> None:
-    session.authenticated(user)
+def _ready(session: Session, user: str, gen: int, frame: Auth) -> None:
+    session.authenticated(user, gen)
     s = session.service.settings
     session.send(Ready(user=user, heartbeat=s.heartbeat, max_text=s.max_text, server="parley", ref=frame.ref))
 
@@ -114,7 +127,9 @@ def _stored(session: Session, saved: Saved | None, error: Exception | None, ref:
     if session.closed:
         return
     if saved is None:
-        if isinstance(error, StoreUnavailable):
+        if isinstance(error, Refused):
+            session.error(error.code, error.message, ref)
+        elif isinstance(error, StoreUnavailable):
             session.error(ErrorCode.UNAVAILABLE, "message not stored: storage unavailable, retry", ref)
         elif isinstance(error, StoreRejected):
             session.error(ErrorCode.BAD_REQUEST, f"message not stored: the store refused it ({error})", ref)
@@ -122,6 +137,7 @@ def _stored(session: Session, saved: Saved | None, error: Exception | None, ref:
             session.error(ErrorCode.INTERNAL, "message not stored: internal error", ref)
         return
     e = saved.event
+    assert isinstance(e, Message)
     session.send(Ack(room=e.room, client_id=e.client_id, seq=e.seq, ts=e.ts, duplicate=saved.duplicate, ref=ref))
 
 
@@ -132,7 +148,8 @@ def typing(session: Session, frame: Typing) -> None:
     if now - session.typing_at.get(frame.room, -TYPING_INTERVAL) < TYPING_INTERVAL:
         return
     session.typing_at[frame.room] = now
-    session.service.typing(session.user, frame.room)
+    ref = frame.ref
+    session.service.typing(session.user, frame.room, lambda exc: session.error(exc.code, exc.message, ref))
 
 
 @handles(Join)
@@ -143,14 +160,9 @@ def join(session: Session, frame: Join) -> None:
     if room not in session.rooms and len(session.rooms) >= MAX_ROOMS:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"a connection may be in at most {MAX_ROOMS} rooms; "
                             "leave one first", frame.ref)
-    service = session.service
-    service.authorize(session.user, room, Action.JOIN)  # before anyone sees this user in the room
-    service.admit_join(session.user)
-    if frame.since is not None:
-        service.authorize(session.user, room, Action.READ)
+    session.service.admit_join(session.user)
     session.rooms.add(room)
     mine = session.catching_up[room] = catchup.CatchUp()
-    session.service.subscribe(session, room)
     session.spawn(catchup.run(session, frame, mine))
 
 
@@ -170,14 +182,45 @@ async def _history_page(session: Session, frame: History) -> None:
     try:
         page = await session.service.history(session.user, frame.room, frame.before,
                                              min(frame.limit, HISTORY_LIMIT_MAX))
-    except Refused as exc:
-        session.error(exc.code, exc.message, frame.ref)
-        return
-    except StoreUnavailable:
-        session.error(ErrorCode.UNAVAILABLE, "history unavailable: storage unavailable", frame.ref)
-        return
-    except Exception:
-        log.exception("history of %s for %s failed", frame.room, session.user)
-        session.error(ErrorCode.INTERNAL, "history unavailable: internal error", frame.ref)
+    except Exception as exc:
+        _failed(session, exc, "history unavailable", frame.ref)
         return
     session.send(HistoryPage(room=frame.room, messages=page, ref=frame.ref))
+
+
+@handles(Manage)
+def manage(session: Session, frame: Manage) -> None:
+    session.spawn(_manage(session, frame))
+
+
+async def _manage(session: Session, frame: Manage) -> None:
+    try:
+        seq = await session.service.rooms.manage(session.user, frame.room, frame.action, frame.user, frame.role,
+                                                 frame.topic, frame.reason)
+    except Exception as exc:
+        _failed(session, exc, f"cannot {frame.action} now", frame.ref)
+        return
+    session.send(Managed(room=frame.room, action=frame.action, seq=seq, ref=frame.ref))
+
+
+@handles(Read)
+def read(session: Session, frame: Read) -> None:
+    session.spawn(_read(session, frame))
+
+
+async def _read(session: Session, frame: Read) -> None:
+    try:
+        await session.service.rooms.mark_read(session.user, frame.room, frame.seq)
+    except Exception as exc:
+        _failed(session, exc, "cannot keep the read marker now", frame.ref)
+
+
+def _failed(session: Session, exc: Exception, what: str, ref: Ref) -> None:
+    """Answer a frame whose work raised `exc`."""
+    if isinstance(exc, Refused):
+        session.error(exc.code, exc.message, ref)
+    elif isinstance(exc, StoreUnavailable):
+        session.error(ErrorCode.UNAVAILABLE, f"{what}: storage unavailable", ref)
+    else:
+        log.error("%s for %s failed", what, session.user, exc_info=exc)
+        session.error(ErrorCode.INTERNAL, f"{what}: internal error", ref)

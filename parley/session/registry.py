@@ -15,6 +15,17 @@ class LiveSession(Protocol):
     @property
     def user(self) -> str: ...
 
+    @property
+    def gen(self) -> int:
+        """The token generation the session authenticated with."""
+
+    @property
+    def rooms(self) -> set[str]:
+        """Rooms it is subscribed to."""
+
+    def removed(self, room: str, reason: str, by: str) -> None:
+        """Its user is no longer a member of `room`: end the subscription and say so."""
+
     def push(self, out: Outbound) -> None: ...
 
     def end(self, disconnect: Disconnect) -> None: ...
@@ -41,6 +52,10 @@ class SessionRegistry:
     def of(self, user: str) -> list[LiveSession]:
         """`user`'s sessions on this node."""
         return list(self._by_user.get(user, ()))
+
+    def subscribed(self, room: str) -> list[LiveSession]:
+        """Every session on this node subscribed to `room`."""
+        return [s for sessions in self._by_user.values() for s in sessions if room in s.rooms]
 
     def deliver(self, user: str, out: Outbound) -> int:
         """Queue `out` on every session of `user` on this node; how many got it."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from parley.protocol import CloseCode, ErrorCode, Outbound, ProtocolError, decode_client_frame, encode
 from parley.protocol.events import RoomEvent
-from parley.protocol.frames import Error, Ref
+from parley.protocol.frames import Error, Ref, Removed
 from parley.service.policy import Refused
 from parley.session.catchup import CatchUp
 from parley.session.dispatch import HANDLERS
@@ -31,14 +31,15 @@ MAX_HELD = 100  # frames kept while `auth` waits for the store; a client should 
 
 
 class Session:
-    __slots__ = ("_tasks", "catching_up", "closed", "ending", "held", "push", "rooms", "service", "sink", "typing_at",
-                 "user")
+    __slots__ = ("_tasks", "catching_up", "closed", "ending", "gen", "held", "push", "rooms", "service", "sink",
+                 "typing_at", "user")
 
     def __init__(self, service: ChatService, sink: Sink) -> None:
         self.service = service
         self.sink = sink
         self.push: Callable[[Outbound], None] = sink.write  # the hub's fan-out calls this per member
         self.user = ""  # set by auth; empty until then
+        self.gen = 0  # the token generation it authenticated with (a newer one revokes the session)
         self.rooms: set[str] = set()
         self.closed = False
         self.catching_up: dict[str, CatchUp] = {}  # room -> the join in progress
@@ -115,9 +116,16 @@ class Session:
             self.catching_up.pop(room, None)
             self.service.unsubscribe(self, room)
 
-    def authenticated(self, user: str) -> None:
+    def authenticated(self, user: str, gen: int = 0) -> None:
         self.user = user
+        self.gen = gen
         self.service.sessions.add(self)
+
+    def removed(self, room: str, reason: str, by: str) -> None:
+        """The user is no longer a member of `room` (kicked, banned, left elsewhere, room deleted)."""
+        if room in self.rooms:
+            self.drop_room(room)
+            self.send(Removed(room=room, reason=reason, by=by))
 
     def end(self, disconnect: Disconnect) -> None:
         """End the conversation from the server's side (the transport then calls close())."""

@@ -1,9 +1,17 @@
 """Durable storage behind one interface (base.Store); the backend is chosen by the --db URL."""
 
 from parley.store.base import (
+    BadInvite,
+    ChangeConflict,
+    Invite,
+    MyRoom,
     NewEvent,
+    RoomChange,
+    RoomExists,
     RoomInfo,
+    RoomRecord,
     Saved,
+    Standing,
     Store,
     StoreError,
     StoreRejected,
@@ -27,6 +35,6 @@ def store_for_url(url: str) -> Store:
     raise ValueError(f"unsupported --db URL {url!r}: use sqlite:///path.db or postgresql://user@host/db")
 
 
-__all__ = ["NewEvent", "RoomInfo", "Saved", "Store", "StoreError", "StoreRejected", "StoreUnavailable", "User",
-           "UserExists",
-           "store_for_url"]
+__all__ = ["BadInvite", "ChangeConflict", "Invite", "MyRoom", "NewEvent", "RoomChange", "RoomExists", "RoomInfo",
+           "RoomRecord", "Saved", "Standing", "Store", "StoreError", "StoreRejected", "StoreUnavailable", "User",
+           "UserExists", "store_for_url"]

@@ -1,4 +1,5 @@
-"""The Store interface: everything Parley keeps (users, rooms, each room's event log, the token secret).
+"""The Store interface: everything Parley keeps (users, rooms and their members, each room's event log,
+invites, the token secret).
 
 Implementations (SQLite, PostgreSQL) live beside this file and are chosen by URL in `open_store`.
 """
@@ -25,11 +26,85 @@ class UserExists(StoreError):
     """A user with that name (compared case-insensitively) already exists."""
 
 
+class RoomExists(StoreError):
+    """A room of that name exists (or existed: deleted rooms keep their name)."""
+
+
+class BadInvite(StoreError):
+    """The invite code is unknown, expired or used up."""
+
+
+class ChangeConflict(StoreError):
+    """A membership change no longer fits: the standing it was decided on changed meanwhile, or the room would
+    lose its last owner. Nothing was stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
     name: str
     password_hash: str
+    admin: bool = False
+    token_gen: int = 0  # tokens issued for an older generation are revoked
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    name: str
+    visibility: str  # public, private, dm, deleted
+    topic: str
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A user's row in a room: a member (with a role, maybe muted), invited, or banned."""
+
+    state: str  # member, invited, banned
+    role: str = "member"  # owner, moderator, member
+    muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MyRoom:
+    """A room of a user's own list (GET /api/me/rooms)."""
+
+    name: str
+    visibility: str
+    topic: str
+    state: str
+    role: str
+    muted: bool
+    last_seq: int
+    last_read: int
+    unread: int  # messages from others after last_read
+    members: list[str] | None = None  # for direct messages
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChange:
+    """One change of a room, stored atomically with its event: `user`'s standing goes from `expected` (what
+    the change was decided on) to `standing` (None: no row), and/or the topic or visibility changes.
+    `keep_owner`: refuse (ChangeConflict) if the room would be left without an owner. `purge`: remove the
+    room's events and members (deletion)."""
+
+    room: str
+    event: "NewEvent | None" = None
+    user: str | None = None
+    expected: Standing | None = None
+    standing: Standing | None = None
+    keep_owner: bool = False
+    topic: str | None = None
+    visibility: str | None = None
+    purge: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    code: str
+    created_by: str
+    expires_ms: int
+    uses_left: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +132,8 @@ class Saved:
 class RoomInfo:
     name: str
     last_seq: int
+    topic: str = ""
+    members: int = 0
 
 
 class Store(ABC):
@@ -76,7 +153,33 @@ class Store(ABC):
         """Raise StoreUnavailable unless the database answers and takes a write (a full disk fails it)."""
 
     @abstractmethod
-    async def create_user(self, name: str, password_hash: str) -> User: ...
+    async def create_user(self, name: str, password_hash: str, admin: bool = False, invite: str | None = None) -> User:
+        """Create an account; with `invite`, spend one use of that invite code in the same transaction
+        (BadInvite if it cannot be used)."""
+
+    @abstractmethod
+    async def update_user(self, name: str, *, admin: bool | None = None, password_hash: str | None = None,
+                          revoke: bool = False) -> User | None:
+        """Change the account `name` (None if there is none): its admin flag, its password, and/or
+        (`revoke`, implied by a new password) advance its token generation."""
+
+    @abstractmethod
+    async def token_gens(self, names: list[str]) -> dict[str, int]:
+        """The token generation of each of `names` that is an account now."""
+
+    @abstractmethod
+    async def find_users(self, prefix: str, limit: int) -> list[str]:
+        """Account names starting with `prefix` (case-insensitively), in order, at most `limit`."""
+
+    @abstractmethod
+    async def create_invite(self, invite: Invite) -> None: ...
+
+    @abstractmethod
+    async def invites(self, now_ms: int) -> list[Invite]:
+        """Invites that are still usable."""
+
+    @abstractmethod
+    async def delete_invite(self, code: str) -> bool: ...
 
     @abstractmethod
     async def get_user(self, name: str) -> User | None:
@@ -87,8 +190,8 @@ class Store(ABC):
         """Remove the account `name` (their messages stay); whether there was one."""
 
     async def existing_users(self, names: list[str]) -> set[str]:
-        """Those of `names` that are accounts now (backends may answer in one query)."""
-        return {n for n in names if await self.get_user(n) is not None}
+        """Those of `names` that are accounts now."""
+        return set(await self.token_gens(names))
 
     @abstractmethod
     async def secret(self, key: str, make: bytes) -> bytes:
@@ -101,6 +204,40 @@ class Store(ABC):
     @abstractmethod
     async def rooms(self, after: str | None = None, limit: int | None = None) -> list[RoomInfo]:
         """Rooms in name order, those after `after` (a page's last name), at most `limit`."""
+
+    @abstractmethod
+    async def directory(self, after: str | None, limit: int) -> list[RoomInfo]:
+        """Public rooms in name order after `after`, at most `limit`, with their topic and member count."""
+
+    @abstractmethod
+    async def room(self, name: str) -> RoomRecord | None:
+        """The room `name` (deleted ones too), or None if there never was one."""
+
+    @abstractmethod
+    async def standing(self, room: str, user: str) -> Standing | None:
+        """`user`'s standing in `room`; None for an outsider."""
+
+    @abstractmethod
+    async def members(self, room: str) -> list[tuple[str, Standing]]:
+        """Every row of `room`'s members table (members, invited, banned), by name."""
+
+    @abstractmethod
+    async def my_rooms(self, user: str) -> list[MyRoom]:
+        """The rooms `user` is a member of or invited to (not deleted ones), with read state."""
+
+    @abstractmethod
+    async def create_room(self, record: RoomRecord, standings: dict[str, Standing],
+                          events: list["NewEvent"]) -> list["Saved"]:
+        """Create a room with its first members and events in one transaction; RoomExists if the name is taken."""
+
+    @abstractmethod
+    async def apply(self, change: RoomChange) -> "Saved | None":
+        """Store `change` and its event in one transaction (ChangeConflict, nothing stored, if it no longer
+        fits); the stored event."""
+
+    @abstractmethod
+    async def set_read(self, room: str, user: str, seq: int) -> None:
+        """Move `user`'s read marker in `room` up to `seq` (never down; no-op for non-members)."""
 
     async def room_seq(self, room: str) -> int | None:
         """The last seq of `room`, or None if there is no such room."""

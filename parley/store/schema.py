@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -39,6 +40,8 @@ users = Table(
     Column("name_key", String(32), nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    Column("admin", Integer, nullable=False, server_default="0"),  # 1: a server admin
+    Column("token_gen", Integer, nullable=False, server_default="0"),  # tokens of an older generation are revoked
 )
 
 rooms = Table(
@@ -47,6 +50,32 @@ rooms = Table(
     Column("name", String(64), primary_key=True),
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("created_ms", BigInteger, nullable=False),
+    Column("visibility", String(16), nullable=False, server_default="public"),  # public, private, dm, deleted
+    Column("topic", Text, nullable=False, server_default=""),
+)
+
+# A user's standing in a room: a member (with a role, maybe muted), invited, or banned. No row: an outsider.
+members = Table(
+    "members",
+    metadata,
+    Column("room", String(64), nullable=False),
+    Column("username", String(32), nullable=False),  # the account's name as registered
+    Column("state", String(16), nullable=False),  # member, invited, banned
+    Column("role", String(16), nullable=False, server_default="member"),  # owner, moderator, member
+    Column("muted", Integer, nullable=False, server_default="0"),
+    Column("last_read", BigInteger, nullable=False, server_default="0"),  # the user's read marker
+    PrimaryKeyConstraint("room", "username"),
+    Index("members_by_user", "username"),
+)
+
+invites = Table(
+    "invites",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("created_by", String(32), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("uses_left", Integer, nullable=False),
 )
 
 events = Table(
@@ -106,5 +135,41 @@ def _v2(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE events ADD COLUMN data TEXT"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    """Private rooms, DMs, roles and moderation: room visibility and topic, a members table, admins, token
+    generations (revocation) and registration invites.
+
+    Existing rooms become public; everyone who has posted in a room becomes its member (role member,
+    everything up to now read). Old rooms have no owner: server admins moderate them.
+    """
+    conn.execute(text("ALTER TABLE users ADD COLUMN admin INTEGER DEFAULT 0 NOT NULL"))
+    conn.execute(text("ALTER TABLE users ADD COLUMN token_gen INTEGER DEFAULT 0 NOT NULL"))
+    conn.execute(text("ALTER TABLE rooms ADD COLUMN visibility VARCHAR(16) DEFAULT 'public' NOT NULL"))
+    conn.execute(text("ALTER TABLE rooms ADD COLUMN topic TEXT DEFAULT '' NOT NULL"))
+    v3 = MetaData()
+    Table("members", v3,
+          Column("room", String(64), nullable=False),
+          Column("username", String(32), nullable=False),
+          Column("state", String(16), nullable=False),
+          Column("role", String(16), nullable=False, server_default="member"),
+          Column("muted", Integer, nullable=False, server_default="0"),
+          Column("last_read", BigInteger, nullable=False, server_default="0"),
+          PrimaryKeyConstraint("room", "username"),
+          Index("members_by_user", "username"))
+    Table("invites", v3,
+          Column("code", String(64), primary_key=True),
+          Column("created_by", String(32), nullable=False),
+          Column("created_ms", BigInteger, nullable=False),
+          Column("expires_ms", BigInteger, nullable=False),
+          Column("uses_left", Integer, nullable=False))
+    v3.create_all(conn)
+    conn.execute(text(
+        "INSERT INTO members (room, username, state, role, muted, last_read) "
+        "SELECT p.room, p.name, 'member', 'member', 0, r.last_seq "
+        "FROM (SELECT DISTINCT e.room AS room, u.name AS name "
+        "      FROM events e JOIN users u ON u.name_key = lower(e.sender)) p "
+        "JOIN rooms r ON r.name = p.room"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)

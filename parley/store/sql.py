@@ -9,17 +9,46 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley.protocol.events import RoomEvent
-from parley.store.base import NewEvent, RoomInfo, Saved, Store, StoreRejected, StoreUnavailable, User, UserExists
+from parley.store.base import (
+    BadInvite,
+    ChangeConflict,
+    Invite,
+    MyRoom,
+    NewEvent,
+    RoomChange,
+    RoomExists,
+    RoomInfo,
+    RoomRecord,
+    Saved,
+    Standing,
+    Store,
+    StoreRejected,
+    StoreUnavailable,
+    User,
+    UserExists,
+)
 from parley.store.batch import Key, event_of, key_of, keys, plan
-from parley.store.schema import EVENT_COLUMNS, LATEST, MIGRATIONS, events, rooms, schema_version, settings, users
+from parley.store.schema import (
+    EVENT_COLUMNS,
+    LATEST,
+    MIGRATIONS,
+    events,
+    invites,
+    members,
+    rooms,
+    schema_version,
+    settings,
+    users,
+)
 
 _EVENT_COLS = tuple(events.c[name] for name in EVENT_COLUMNS)
+_USER_COLS = (users.c.id, users.c.name, users.c.password_hash, users.c.admin, users.c.token_gen)
 
 
 HEALTH_KEY = "healthz"  # the settings row /healthz rewrites to prove the store takes writes
@@ -112,36 +141,86 @@ class SqlStore(Store):
             if not done.rowcount:
                 await conn.execute(self._insert_ignore(settings).values(key=HEALTH_KEY, value=str(now_ms())))
 
-    async def create_user(self, name: str, password_hash: str) -> User:
+    async def create_user(self, name: str, password_hash: str, admin: bool = False, invite: str | None = None) -> User:
         try:
             async with self._begin() as conn:
+                if invite is not None:
+                    spent = await conn.execute(update(invites).where(and_(
+                        invites.c.code == invite, invites.c.uses_left > 0, invites.c.expires_ms > now_ms()))
+                        .values(uses_left=invites.c.uses_left - 1))
+                    if not spent.rowcount:
+                        raise BadInvite(invite)
                 result = await conn.execute(
                     insert(users).values(name=name, name_key=name.lower(), password_hash=password_hash,
-                                         created_ms=now_ms()).returning(users.c.id))
-                return User(id=result.scalar_one(), name=name, password_hash=password_hash)
+                                         created_ms=now_ms(), admin=int(admin)).returning(users.c.id))
+                return User(id=result.scalar_one(), name=name, password_hash=password_hash, admin=admin)
         except IntegrityError:
             raise UserExists(name) from None
 
     async def get_user(self, name: str) -> User | None:
         async with self._begin() as conn:
-            row = (await conn.execute(select(users.c.id, users.c.name, users.c.password_hash)
-                                      .where(users.c.name_key == name.lower()))).first()
-        return User(id=row[0], name=row[1], password_hash=row[2]) if row else None
+            row = (await conn.execute(select(*_USER_COLS).where(users.c.name_key == name.lower()))).first()
+        return User(id=row[0], name=row[1], password_hash=row[2], admin=bool(row[3]), token_gen=row[4]) if row else None
 
-    async def delete_user(self, name: str) -> bool:
+    async def update_user(self, name: str, *, admin: bool | None = None, password_hash: str | None = None,
+                          revoke: bool = False) -> User | None:
+        values: dict[str, Any] = {}
+        if admin is not None:
+            values["admin"] = int(admin)
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if revoke or password_hash is not None:
+            values["token_gen"] = users.c.token_gen + 1
         async with self._begin() as conn:
-            return bool((await conn.execute(delete(users).where(users.c.name_key == name.lower()))).rowcount)
+            if values:
+                await conn.execute(update(users).where(users.c.name_key == name.lower()).values(**values))
+            row = (await conn.execute(select(*_USER_COLS).where(users.c.name_key == name.lower()))).first()
+        return User(id=row[0], name=row[1], password_hash=row[2], admin=bool(row[3]), token_gen=row[4]) if row else None
 
-    async def existing_users(self, names: list[str]) -> set[str]:
+    async def token_gens(self, names: list[str]) -> dict[str, int]:
         by_key = {n.lower(): n for n in names}
-        found: set[str] = set()
+        found: dict[str, int] = {}
         async with self._begin() as conn:
             keys = list(by_key)
             for start in range(0, len(keys), 5000):
                 chunk = keys[start:start + 5000]
-                rows = await conn.execute(select(users.c.name_key).where(users.c.name_key.in_(chunk)))
-                found.update(by_key[r[0]] for r in rows)
+                rows = await conn.execute(select(users.c.name_key, users.c.token_gen)
+                                          .where(users.c.name_key.in_(chunk)))
+                found.update((by_key[r[0]], r[1]) for r in rows)
         return found
+
+    async def find_users(self, prefix: str, limit: int) -> list[str]:
+        query = select(users.c.name).order_by(users.c.name_key).limit(limit)
+        if prefix:
+            query = query.where(users.c.name_key.startswith(prefix.lower(), autoescape=True))
+        async with self._begin() as conn:
+            return [r[0] for r in await conn.execute(query)]
+
+    async def create_invite(self, invite: Invite) -> None:
+        async with self._begin() as conn:
+            await conn.execute(insert(invites).values(code=invite.code, created_by=invite.created_by,
+                                                      created_ms=now_ms(), expires_ms=invite.expires_ms,
+                                                      uses_left=invite.uses_left))
+
+    async def invites(self, now_ms: int) -> list[Invite]:
+        async with self._begin() as conn:
+            rows = await conn.execute(select(invites.c.code, invites.c.created_by, invites.c.expires_ms,
+                                             invites.c.uses_left)
+                                      .where(and_(invites.c.uses_left > 0, invites.c.expires_ms > now_ms))
+                                      .order_by(invites.c.created_ms))
+            return [Invite(code=r[0], created_by=r[1], expires_ms=r[2], uses_left=r[3]) for r in rows]
+
+    async def delete_invite(self, code: str) -> bool:
+        async with self._begin() as conn:
+            return bool((await conn.execute(delete(invites).where(invites.c.code == code))).rowcount)
+
+    async def delete_user(self, name: str) -> bool:
+        async with self._begin() as conn:
+            row = (await conn.execute(select(users.c.name).where(users.c.name_key == name.lower()))).first()
+            if row is None:
+                return False
+            await conn.execute(delete(members).where(members.c.username == row[0]))
+            return bool((await conn.execute(delete(users).where(users.c.name_key == name.lower()))).rowcount)
 
     async def secret(self, key: str, make: bytes) -> bytes:
         async with self._begin() as conn:
@@ -162,6 +241,140 @@ class SqlStore(Store):
             query = query.limit(limit)
         async with self._begin() as conn:
             return [RoomInfo(name=r[0], last_seq=r[1]) for r in await conn.execute(query)]
+
+    async def directory(self, after: str | None, limit: int) -> list[RoomInfo]:
+        count = (select(func.count()).select_from(members)
+                 .where(and_(members.c.room == rooms.c.name, members.c.state == "member")).scalar_subquery())
+        query = (select(rooms.c.name, rooms.c.last_seq, rooms.c.topic, count).where(rooms.c.visibility == "public")
+                 .order_by(rooms.c.name).limit(limit))
+        if after is not None:
+            query = query.where(rooms.c.name > after)
+        async with self._begin() as conn:
+            return [RoomInfo(name=r[0], last_seq=r[1], topic=r[2], members=r[3]) for r in await conn.execute(query)]
+
+    async def room(self, name: str) -> RoomRecord | None:
+        async with self._begin() as conn:
+            row = (await conn.execute(select(rooms.c.name, rooms.c.visibility, rooms.c.topic, rooms.c.last_seq)
+                                      .where(rooms.c.name == name))).first()
+        return RoomRecord(name=row[0], visibility=row[1], topic=row[2], last_seq=row[3]) if row else None
+
+    async def standing(self, room: str, user: str) -> Standing | None:
+        async with self._begin() as conn:
+            row = (await conn.execute(select(members.c.state, members.c.role, members.c.muted)
+                                      .where(and_(members.c.room == room, members.c.username == user)))).first()
+        return Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
+
+    async def members(self, room: str) -> list[tuple[str, Standing]]:
+        async with self._begin() as conn:
+            rows = await conn.execute(select(members.c.username, members.c.state, members.c.role, members.c.muted)
+                                      .where(members.c.room == room).order_by(func.lower(members.c.username)))
+            return [(r[0], Standing(state=r[1], role=r[2], muted=bool(r[3]))) for r in rows]
+
+    async def my_rooms(self, user: str) -> list[MyRoom]:
+        m = members
+        unread = (select(func.count()).select_from(events)
+                  .where(and_(events.c.room == m.c.room, events.c.seq > m.c.last_read, events.c.kind == "message",
+                              events.c.sender != m.c.username)).scalar_subquery())
+        query = (select(m.c.room, rooms.c.visibility, rooms.c.topic, m.c.state, m.c.role, m.c.muted,
+                        rooms.c.last_seq, m.c.last_read, case((m.c.state == "member", unread), else_=0))
+                 .join(rooms, rooms.c.name == m.c.room)
+                 .where(and_(m.c.username == user, m.c.state.in_(("member", "invited")),
+                             rooms.c.visibility != "deleted"))
+                 .order_by(m.c.room))
+        async with self._begin() as conn:
+            rows = (await conn.execute(query)).all()
+            dms = [r[0] for r in rows if r[1] == "dm"]
+            people: dict[str, list[str]] = {}
+            if dms:
+                for room, name in await conn.execute(select(m.c.room, m.c.username)
+                                                     .where(and_(m.c.room.in_(dms), m.c.state == "member"))
+                                                     .order_by(m.c.username)):
+                    people.setdefault(room, []).append(name)
+        return [MyRoom(name=r[0], visibility=r[1], topic=r[2], state=r[3], role=r[4], muted=bool(r[5]), last_seq=r[6],
+                       last_read=r[7], unread=r[8], members=people.get(r[0]) if r[1] == "dm" else None) for r in rows]
+
+    async def create_room(self, record: RoomRecord, standings: dict[str, Standing],
+                          events_: list[NewEvent]) -> list[Saved]:
+        try:
+            async with self._writing(), self._begin() as conn:
+                await conn.execute(insert(rooms).values(name=record.name, last_seq=0, created_ms=now_ms(),
+                                                        visibility=record.visibility, topic=record.topic))
+                if standings:
+                    await conn.execute(insert(members), [
+                        {"room": record.name, "username": u, "state": s.state, "role": s.role, "muted": int(s.muted)}
+                        for u, s in standings.items()])
+                saved = [await self._append(conn, e) for e in events_]
+        except IntegrityError:
+            raise RoomExists(record.name) from None
+        await self._seq_changed(record.name)
+        return saved
+
+    async def apply(self, change: RoomChange) -> Saved | None:
+        room = change.room
+        async with self._writing(), self._begin() as conn:
+            # the first statement writes (the room row: SQLite takes its write lock before any read, and
+            # PostgreSQL serialises changes of one room behind this row lock)
+            saved = await self._append(conn, change.event) if change.event is not None else None
+            if saved is None:
+                await conn.execute(update(rooms).where(rooms.c.name == room).values(last_seq=rooms.c.last_seq))
+            if change.user is not None:
+                row = (await conn.execute(select(members.c.state, members.c.role, members.c.muted)
+                                          .where(and_(members.c.room == room, members.c.username == change.user))
+                                          )).first()
+                now = Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
+                if now != change.expected:
+                    raise ChangeConflict(f"{change.user}'s standing in {room} changed meanwhile")
+                who = and_(members.c.room == room, members.c.username == change.user)
+                new = change.standing
+                if new is None:
+                    await conn.execute(delete(members).where(who))
+                elif row is None:
+                    await conn.execute(insert(members).values(room=room, username=change.user, state=new.state,
+                                                              role=new.role, muted=int(new.muted)))
+                else:
+                    reset = {"last_read": 0} if new.state != "member" else {}
+                    await conn.execute(update(members).where(who).values(state=new.state, role=new.role,
+                                                                         muted=int(new.muted), **reset))
+                if change.keep_owner:
+                    owners = (await conn.execute(select(func.count()).select_from(members).where(and_(
+                        members.c.room == room, members.c.state == "member", members.c.role == "owner")))).scalar_one()
+                    if not owners:
+                        raise ChangeConflict(f"{room} would have no owner")
+            values: dict[str, Any] = {}
+            if change.topic is not None:
+                values["topic"] = change.topic
+            if change.visibility is not None:
+                values["visibility"] = change.visibility
+            if values:
+                await conn.execute(update(rooms).where(rooms.c.name == room).values(**values))
+            if change.purge:
+                await conn.execute(delete(events).where(events.c.room == room))
+                await conn.execute(delete(members).where(members.c.room == room))
+        if saved is not None:
+            await self._seq_changed(room)
+        return saved
+
+    async def set_read(self, room: str, user: str, seq: int) -> None:
+        async with self._begin() as conn:
+            await conn.execute(update(members).where(and_(members.c.room == room, members.c.username == user,
+                                                          members.c.state == "member", members.c.last_read < seq))
+                               .values(last_read=seq))
+
+    async def _append(self, conn: AsyncConnection, event: NewEvent) -> Saved:
+        """Append one event to its room's log inside the transaction `conn` (the room exists)."""
+        first = await self._reserve_seqs(conn, {event.room: 1})
+        p = plan([event], {})
+        row = p.rows(first, now_ms())
+        await conn.execute(insert(events), [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in row])
+        return p.outcome()[0]
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Held around the membership writes (backends whose writers contend for one lock serialise them)."""
+        yield
+
+    async def _seq_changed(self, room: str) -> None:
+        """A room's last seq moved outside save_events (backends that cache it forget it here)."""
 
     async def room_heads(self, names: list[str]) -> dict[str, int]:
         """The last seq of each named room that exists, in one query per 5,000 names."""

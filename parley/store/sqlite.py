@@ -8,7 +8,9 @@ several hops and ~10x the CPU (measured in docs/performance.md).
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -66,6 +68,9 @@ class SqliteStore(SqlStore):
         # last seq of each room this process has seen; one server owns a SQLite file, so a join can
         # answer from here without a thread hop (PostgreSQL deployments have no such cache)
         self._last_seq: dict[str, int] = {}
+        # membership changes go through SQLAlchemy's pool: one at a time, so they wait for the file's write
+        # lock here rather than in SQLite's sleeping busy handler
+        self._write_lock = asyncio.Lock()
 
     def _make_engine(self) -> AsyncEngine:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +133,16 @@ class SqliteStore(SqlStore):
 
     async def ping(self) -> None:
         await self._write(self._ping_sync)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        async with self._write_lock:
+            yield
+
+    async def _seq_changed(self, room: str) -> None:
+        # on the writer thread, behind any batch in flight there, so a batch finishing later cannot put
+        # back an older value
+        await self._write(self._last_seq.pop, room, None)
 
     def _ping_sync(self) -> None:
         conn = self._conn

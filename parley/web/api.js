@@ -1,11 +1,32 @@
-// api.js — The REST calls the page makes: register, sign in, list rooms. Errors become ApiError
-// with the HTTP status and the server's message, so the UI can say something useful.
+// api.js — The REST calls the page makes: accounts, the rooms you are in, the directory, creating
+// rooms and direct messages, members and moderation. Errors become ApiError with the HTTP status, the
+// server's error code and its message, so the UI can say something useful.
 
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
     this.status = status;
     this.code = code;
+  }
+}
+
+export const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
+export const USER_RE = /^[A-Za-z0-9._-]{1,32}$/;
+
+/** Words for an error the server gave for something the user asked for: "<what>: <why>". */
+export function describeError(err, what) {
+  const message = err && err.message ? err.message : "something went wrong";
+  switch (err && err.code) {
+    case "network":
+      return `${what}: can't reach the server. Check your connection and try again.`;
+    case "forbidden":
+      return `${what}: you are not allowed to do that (${message}).`;
+    case "not_found":
+      return `${what}: not found (${message}).`;
+    case "rate_limited":
+      return `${what}: too many requests, try again in a moment.`;
+    default:
+      return `${what}: ${message}`;
   }
 }
 
@@ -20,27 +41,43 @@ async function request(method, path, { body, token } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
+      cache: "no-store",
     });
   } catch {
-    throw new ApiError(0, "network", "Can't reach the server. Check your connection and try again.");
+    throw Object.assign(new ApiError(0, "network", "Can't reach the server. Check your connection and try again."), {
+      token,
+    });
   }
   let data = null;
   try {
     data = await res.json();
   } catch {
-    // A body that is not JSON (proxy error page, empty reply): fall through with data = null.
+    // A body that is not JSON (204, proxy error page, empty reply): fall through with data = null.
   }
   if (!res.ok) {
     const code = (data && data.error) || "http";
     const message = (data && data.message) || `The server answered ${res.status}.`;
-    throw new ApiError(res.status, code, message);
+    const err = new ApiError(res.status, code, message);
+    err.token = token; // which token was refused, if it was (it may have been replaced since)
+    throw err;
   }
   return data;
 }
 
-/** Create an account; resolves to {token, user, expires}. */
-export function register(username, password) {
-  return request("POST", "/api/register", { body: { username, password } });
+const enc = encodeURIComponent;
+
+// ---- accounts ------------------------------------------------------------------------------------
+
+/** What anyone may know before signing in: {registration: "open"|"invite"|"closed", room_creation, max_text}. */
+export function serverInfo() {
+  return request("GET", "/api/info");
+}
+
+/** Create an account; resolves to {token, user, expires}. `invite` only when the server asks for one. */
+export function register(username, password, invite) {
+  const body = { username, password };
+  if (invite) body.invite = invite;
+  return request("POST", "/api/register", { body });
 }
 
 /** Sign in; resolves to {token, user, expires}. */
@@ -48,8 +85,71 @@ export function login(username, password) {
   return request("POST", "/api/login", { body: { username, password } });
 }
 
-/** All rooms the server knows: [{name, last_seq}]. */
-export async function listRooms(token) {
-  const data = await request("GET", "/api/rooms", { token });
-  return Array.isArray(data && data.rooms) ? data.rooms : [];
+/** {user, admin} */
+export function me(token) {
+  return request("GET", "/api/me", { token });
+}
+
+/** A new token; every other token of the account stops working. */
+export function changePassword(token, password, newPassword) {
+  return request("POST", "/api/me/password", { token, body: { password, new_password: newPassword } });
+}
+
+/** Every token of the account stops working, this one too. */
+export function signOutEverywhere(token) {
+  return request("POST", "/api/me/signout", { token, body: { everywhere: true } });
+}
+
+/** Account names starting with `prefix` (case-insensitive), in name order. */
+export async function findUsers(token, prefix, limit = 8) {
+  const data = await request("GET", `/api/users?prefix=${enc(prefix)}&limit=${limit}`, { token });
+  return Array.isArray(data && data.users) ? data.users.filter((u) => typeof u === "string") : [];
+}
+
+// ---- rooms ---------------------------------------------------------------------------------------
+
+/** Every room you are a member of or invited to, with read markers and unread counts. */
+export async function myRooms(token) {
+  const data = await request("GET", "/api/me/rooms", { token });
+  return Array.isArray(data && data.rooms) ? data.rooms.filter((r) => r && typeof r.name === "string") : [];
+}
+
+/** One page of the directory of public rooms: {rooms: [{name, topic, members, last_seq}], next}. */
+export async function directory(token, { after = null, limit = 100 } = {}) {
+  const q = after ? `?after=${enc(after)}&limit=${limit}` : `?limit=${limit}`;
+  const data = await request("GET", `/api/rooms${q}`, { token });
+  return {
+    rooms: Array.isArray(data && data.rooms) ? data.rooms.filter((r) => r && typeof r.name === "string") : [],
+    next: data && typeof data.next === "string" ? data.next : null,
+  };
+}
+
+/** Create a room you own: resolves to the room. */
+export function createRoom(token, name, visibility, topic) {
+  return request("POST", "/api/rooms", { token, body: { name, visibility, topic } });
+}
+
+/** {name, visibility, topic, members, last_seq, role, muted, state} */
+export function roomInfo(token, room) {
+  return request("GET", `/api/rooms/${enc(room)}`, { token });
+}
+
+/** {members: [{user, role, muted}], invited: [...], banned: [...]} (the last two for moderators). */
+export function roomMembers(token, room) {
+  return request("GET", `/api/rooms/${enc(room)}/members`, { token });
+}
+
+/** A moderation or membership action: {action, user?, role?, reason?, topic?} -> {seq}. */
+export function manage(token, room, action, fields = {}) {
+  return request("POST", `/api/rooms/${enc(room)}/manage`, { token, body: { action, ...fields } });
+}
+
+/** Move the read marker up to `seq`. */
+export function markRead(token, room, seq) {
+  return request("POST", `/api/rooms/${enc(room)}/read`, { token, body: { seq } });
+}
+
+/** The direct conversation with `users` (besides you), made if new: resolves to the room. */
+export function openDm(token, users) {
+  return request("POST", "/api/dms", { token, body: { users } });
 }

@@ -1,7 +1,8 @@
 // app.js — Entry point of the page: shows the sign-in screen or, with a stored session, the chat.
-// Handles the sign-in / create-account form; sign-out and expired sessions reload the page clean.
+// Handles the sign-in / create-account form (with an invite code when the server is invite-only, and
+// no account creation when it is closed); sign-out and expired sessions reload the page clean.
 
-import { login, register } from "./api.js";
+import { login, register, serverInfo } from "./api.js";
 import { Chat } from "./chat.js";
 import { clearSession, loadSession, saveSession, setNotice, takeNotice } from "./session.js";
 
@@ -19,7 +20,7 @@ function signOut(notice) {
 function startChat(session) {
   $("auth-view").hidden = true;
   const chat = new Chat(session, {
-    onSignOut: () => signOut(),
+    onSignOut: (notice) => signOut(notice),
     onExpired: (message) => signOut(message || "Your session has expired. Please sign in again."),
   });
   chat.start();
@@ -33,9 +34,24 @@ function showAuth() {
   const user = $("auth-username");
   const pass = $("auth-password");
   const error = $("auth-error");
+  const invite = $("auth-invite");
   const buttons = [$("sign-in"), $("create-account")];
   const notice = takeNotice();
   if (notice) error.textContent = notice;
+  let registration = "open";
+
+  // How this server lets people in: open, invite-only (a code field appears) or closed.
+  serverInfo()
+    .then((info) => {
+      registration = info && typeof info.registration === "string" ? info.registration : "open";
+      $("invite-field").hidden = registration !== "invite";
+      $("auth-closed").hidden = registration !== "closed";
+      $("create-account").hidden = registration === "closed";
+      $("auth-password-hint").hidden = registration === "closed";
+    })
+    .catch(() => {
+      // An older server without /api/info: registration is open there.
+    });
 
   const busy = (on) => {
     for (const b of buttons) b.disabled = on;
@@ -52,6 +68,11 @@ function showAuth() {
       user.focus();
       return;
     }
+    if (mode === "register" && registration === "invite" && !invite.value.trim()) {
+      error.textContent = "This server is invite-only: enter the invite code you were given.";
+      invite.focus();
+      return;
+    }
     if (mode === "register" && password.length < MIN_PASSWORD) {
       error.textContent = `Choose a password of at least ${MIN_PASSWORD} characters.`;
       pass.focus();
@@ -65,7 +86,10 @@ function showAuth() {
     error.textContent = "";
     busy(true);
     try {
-      const res = mode === "register" ? await register(username, password) : await login(username, password);
+      const res =
+        mode === "register"
+          ? await register(username, password, invite.value.trim() || undefined)
+          : await login(username, password);
       saveSession({ token: res.token, user: res.user || username, expires: res.expires });
       pass.value = "";
       startChat(loadSession() || { token: res.token, user: res.user || username });
@@ -73,8 +97,13 @@ function showAuth() {
       busy(false);
       if (mode === "login" && err.status === 401) error.textContent = "Wrong username or password.";
       else if (mode === "register" && err.status === 409) error.textContent = "That username is taken. Try another one.";
-      else error.textContent = err.message || "Something went wrong. Please try again.";
-      (err.status === 409 ? user : pass).focus();
+      else if (mode === "register" && err.status === 403 && registration === "invite") {
+        error.textContent = "That invite code is not valid: it may be mistyped, expired or used up.";
+      } else if (mode === "register" && err.status === 403 && registration === "closed") {
+        error.textContent = "Registration is closed on this server: ask an administrator for an account.";
+      } else error.textContent = err.message || "Something went wrong. Please try again.";
+      const focus = err.status === 409 ? user : err.status === 403 && registration === "invite" ? invite : pass;
+      focus.focus();
     }
   }
 

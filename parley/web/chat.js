@@ -1,49 +1,84 @@
-// chat.js — The chat screen's controller: routes server frames to rooms, sends what the reader
-// writes (through the outbox), rejoins every room with `since` after a reconnect, and keeps the
-// sidebar, header, presence list, typing line and connection badge in step with the state.
+// chat.js — The chat screen's controller. The rooms you are in come from the server (GET /api/me/rooms,
+// on every (re)connection and every few seconds while the page is visible), so every device shows the
+// same list, unread counts and invitations. It routes server frames to rooms, renders membership and
+// topic events, drops a room at once when the server says you were removed (and never rejoins it),
+// reports what you have read, sends what you write (through the outbox), and keeps the sidebar,
+// header, presence list, typing line and connection badge in step with the state.
 
-import { listRooms } from "./api.js";
+import * as api from "./api.js";
 import { Connection } from "./connection.js";
+import { Dialogs } from "./dialogs.js";
+import { Members, permissions } from "./members.js";
+import { closeMenu, openMenu } from "./menu.js";
 import { Outbox } from "./outbox.js";
 import { avatar } from "./render.js";
 import { PAGE_SIZE, Room } from "./room.js";
-import { Prefs } from "./session.js";
-import { memberItems, RoomList, roomChips, STATE_TEXT, typingText } from "./views.js";
+import { loadSession, Prefs, saveSession } from "./session.js";
+import { inviteItems, memberItems, RoomList, roomChips, STATE_TEXT, typingText } from "./views.js";
 
-const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const { ROOM_RE, describeError } = api;
 const TYPING_EVERY_MS = 2000;
 const RETRY_SEND_MS = 1500;
+const SYNC_EVERY_MS = 10_000; // how often the room list is refreshed while the page is visible
+const READ_DELAY_MS = 400; // read markers are reported at most this often per room
+const EXPIRED = "Your session has expired. Please sign in again.";
 
 const $ = (id) => document.getElementById(id);
+
+/** A room's kind for the sidebar: "public", "private" or "dm". */
+function kindOf(name, info) {
+  const v = info && info.visibility;
+  if (v === "dm" || (!v && name.startsWith("dm."))) return "dm";
+  return v === "private" ? "private" : "public";
+}
 
 export class Chat {
   constructor(session, { onSignOut, onExpired }) {
     this.session = session;
     this.me = session.user;
     this.onSignOut = onSignOut;
+    this.onExpired = onExpired;
     this.prefs = new Prefs(this.me);
     this.outbox = new Outbox(this.me);
-    this.rooms = new Map();
+    this.rooms = new Map(); // rooms you are a member of: name -> Room
+    this.invites = new Map(); // rooms you are invited to: name -> info from /api/me/rooms
+    this.inviteBusy = new Set();
+    this.leaving = new Set(); // rooms being left or deleted from this page: their "removed" is expected
+    this.removalReasons = new Map(); // room -> reason given when you were kicked or banned
     this.active = null;
+    this.admin = false;
+    this.info = { registration: "open", room_creation: "anyone" };
     this.inflight = new Set(); // client_ids sent on the current connection, awaiting ack
     this.retryTimers = new Map(); // room -> timer for a delayed outbox flush
+    this.readTimers = new Map(); // room -> timer for a read report
     this.lastTypingSent = new Map(); // room -> ms
     this.typingTimer = null;
     this.historyRefs = new Map(); // ref -> {room, limit}
     this.historyCounter = 0;
     this.maxText = 4000;
     this.suggestions = [];
-    this.roomList = new RoomList($("room-list"), (name) => {
-      this.activate(name);
-      this.toggleDrawer(false);
-    });
+    this.synced = false; // the room list was loaded on the current connection
+    this.syncing = null;
+    this.syncAgain = false;
+    this.syncRetry = null;
+    this.syncFailures = 0;
+    this.lastSync = 0;
+    this.legacy = false; // a server without /api/me/rooms: rooms are what this browser remembers
+    this.roomList = new RoomList($("room-list"), (name) => this.select(name));
+    this.dmList = new RoomList($("dm-list"), (name) => this.select(name));
     this.conn = new Connection({
       token: session.token,
       onFrame: (f) => this.handle(f),
       onReady: (f) => this.ready(f),
       onState: (s, info) => this.showState(s, info),
-      onUnauthorized: (msg) => onExpired(msg),
+      onUnauthorized: (msg) => this.unauthorized(msg),
     });
+    this.members = new Members(this);
+    this.dialogs = new Dialogs(this);
+  }
+
+  get token() {
+    return this.session.token;
   }
 
   start() {
@@ -51,12 +86,88 @@ export class Chat {
     $("me-name").textContent = this.me;
     $("me-avatar").replaceChildren(avatar(this.me));
     this.bindUi();
-    for (const name of this.prefs.rooms) this.addRoom(name);
+    // The cached list paints the sidebar at once; the server's list replaces it when it answers.
+    for (const name of this.prefs.rooms) this.addRoom(name, this.prefs.meta[name]);
     const first = this.prefs.active && this.rooms.has(this.prefs.active) ? this.prefs.active : this.prefs.rooms[0];
     this.activate(first || null, { focus: false });
     this.renderSidebar();
     this.conn.start();
+    this.loadAccount();
     this.loadSuggestions();
+    setInterval(() => {
+      if (this.conn.ready && document.visibilityState === "visible" && !this.legacy) this.sync();
+    }, SYNC_EVERY_MS);
+  }
+
+  /** Who you are on this server (admin?) and what it allows (room creation). */
+  async loadAccount() {
+    try {
+      const [me, info] = await Promise.all([api.me(this.token), api.serverInfo().catch(() => null)]);
+      this.admin = !!(me && me.admin);
+      if (info) this.info = { ...this.info, ...info };
+    } catch (err) {
+      this.restFailed(err);
+      return;
+    }
+    const canCreate = this.admin || this.info.room_creation !== "admins";
+    $("new-room").hidden = !canCreate;
+    $("welcome-create").hidden = !canCreate;
+    if (!canCreate) $("join-room").placeholder = "Find a room…";
+    this.renderActive();
+  }
+
+  /**
+   * The token was refused. Another tab may have changed the password and stored a newer token: use it.
+   * Otherwise the session is over.
+   */
+  unauthorized(message) {
+    if (this.signingOut) return;
+    const stored = loadSession();
+    if (stored && stored.user === this.me && stored.token !== this.conn.token) {
+      this.session = stored;
+      this.conn.setToken(stored.token);
+      this.conn.restart();
+      return;
+    }
+    this.conn.stop();
+    this.onExpired(message || EXPIRED);
+  }
+
+  /** Adopt a new token (after a password change): REST calls and the next connection use it. */
+  setToken(res) {
+    saveSession({ token: res.token, user: res.user || this.me, expires: res.expires });
+    this.session = loadSession() || { ...this.session, token: res.token };
+    this.conn.setToken(res.token);
+  }
+
+  /** Change the password: the new token replaces the old one here; other sessions end (4401). */
+  async changePassword(current, next) {
+    await this.conn.replacingToken(async () => {
+      const res = await api.changePassword(this.token, current, next);
+      if (!res || typeof res.token !== "string") throw new api.ApiError(0, "internal", "the server sent no new token");
+      this.setToken(res);
+    });
+  }
+
+  /** End every session of the account, this one too, and go back to the sign-in screen. */
+  async signOutEverywhere() {
+    await this.conn.replacingToken(async () => {
+      await api.signOutEverywhere(this.token);
+      this.signingOut = true;
+      this.conn.stop();
+    });
+    this.onSignOut("You are signed out on every device.");
+  }
+
+  /** A REST call failed: a 401 ends the session (unless a newer token exists); true if handled so. */
+  restFailed(err) {
+    if (err && err.status === 401) {
+      // A call made with a token replaced since (or while it is being replaced) proves nothing.
+      const stale = (err.token && err.token !== this.token) || this.conn.holds > 0;
+      if (!stale) this.unauthorized(EXPIRED);
+      return true;
+    }
+    return false;
   }
 
   // ---- UI wiring -------------------------------------------------------------------------------
@@ -72,7 +183,7 @@ export class Chat {
       this.onSignOut();
     });
     $("leave").addEventListener("click", () => {
-      if (this.active) this.leave(this.active);
+      if (this.active) this.confirmLeave(this.active);
     });
     $("retry-now").addEventListener("click", () => this.conn.retryNow());
     $("jump").addEventListener("click", () => {
@@ -84,6 +195,20 @@ export class Chat {
     });
     $("menu-button").addEventListener("click", () => this.toggleDrawer());
     $("scrim").addEventListener("click", () => this.toggleDrawer(false));
+    $("members-button").addEventListener("click", () => this.members.open(this.active));
+    $("show-members").addEventListener("click", () => this.members.open(this.active));
+    $("room-menu-button").addEventListener("click", (ev) => this.openRoomMenu(ev.currentTarget));
+    const drawerThen = (fn) => () => {
+      this.toggleDrawer(false);
+      fn();
+    };
+    $("browse-rooms").addEventListener("click", drawerThen(() => this.dialogs.browse()));
+    $("new-room").addEventListener("click", drawerThen(() => this.dialogs.createRoom()));
+    $("new-dm").addEventListener("click", drawerThen(() => this.dialogs.newDm()));
+    $("settings-button").addEventListener("click", drawerThen(() => this.dialogs.settings()));
+    $("welcome-browse").addEventListener("click", () => this.dialogs.browse());
+    $("welcome-create").addEventListener("click", () => this.dialogs.createRoom());
+    $("welcome-dm").addEventListener("click", () => this.dialogs.newDm());
 
     const box = $("message");
     $("composer").addEventListener("submit", (ev) => {
@@ -102,20 +227,23 @@ export class Chat {
     });
 
     document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible") return;
       const room = this.rooms.get(this.active);
-      if (room && document.visibilityState === "visible") room.markRead();
+      if (room) room.markRead();
+      if (this.conn.ready && Date.now() - this.lastSync > 3000) this.sync();
     });
     window.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape") this.toggleDrawer(false);
+      if (ev.key === "Escape" && !document.querySelector("dialog[open]")) this.toggleDrawer(false);
     });
   }
 
   toggleDrawer(open) {
     const want = open ?? !document.body.classList.contains("drawer-open");
+    const was = document.body.classList.contains("drawer-open");
     document.body.classList.toggle("drawer-open", want);
     $("menu-button").setAttribute("aria-expanded", String(want));
     $("scrim").hidden = !want;
-    if (want) (document.querySelector(".room-item[aria-current='true']") || $("join-room")).focus();
+    if (want && !was) (document.querySelector(".room-item[aria-current='true']") || $("join-room")).focus();
   }
 
   autosize() {
@@ -126,9 +254,9 @@ export class Chat {
 
   async loadSuggestions() {
     try {
-      this.suggestions = await listRooms(this.session.token);
+      this.suggestions = (await api.directory(this.token, { limit: 200 })).rooms;
     } catch (err) {
-      if (err.status === 401) this.conn.onUnauthorized("Your session has expired. Please sign in again.");
+      this.restFailed(err);
       return;
     }
     const list = $("room-suggestions");
@@ -142,20 +270,184 @@ export class Chat {
     this.renderWelcome();
   }
 
+  /** A notice above the conversation: removals, failed actions. Stays until dismissed (errors, removals). */
+  notify(text, { kind = "error", timeout = 0 } = {}) {
+    const box = $("notices");
+    const el = document.createElement("div");
+    el.className = `notice ${kind}`;
+    el.setAttribute("role", kind === "info" ? "status" : "alert");
+    const span = document.createElement("span");
+    span.className = "notice-text";
+    span.textContent = text;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "link-button notice-close";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", () => {
+      const next = el.nextElementSibling || el.previousElementSibling;
+      el.remove();
+      const target = next && next.querySelector("button");
+      (target || $("message")).focus();
+    });
+    el.append(span, close);
+    box.prepend(el);
+    while (box.children.length > 4) box.lastElementChild.remove();
+    if (timeout) setTimeout(() => el.remove(), timeout);
+    return el;
+  }
+
+  // ---- the room list from the server -------------------------------------------------------------
+
+  /** Load GET /api/me/rooms and make the page match it (one call at a time; a call during one repeats). */
+  async sync() {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    this.syncing = this._sync();
+    try {
+      await this.syncing;
+    } finally {
+      this.syncing = null;
+      if (this.syncAgain) {
+        this.syncAgain = false;
+        this.sync();
+      }
+    }
+  }
+
+  async _sync() {
+    clearTimeout(this.syncRetry);
+    const started = performance.now();
+    this.lastSync = Date.now();
+    let list;
+    try {
+      list = await api.myRooms(this.token);
+    } catch (err) {
+      if (this.restFailed(err)) return;
+      if (err.status === 404) {
+        // An older server: no membership list, so rooms are what this browser remembers.
+        this.legacy = true;
+        this.synced = true;
+        this.joinAll();
+        return;
+      }
+      this.syncFailures += 1;
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.syncFailures, 5));
+      this.syncRetry = setTimeout(() => {
+        if (this.conn.ready) this.sync();
+      }, delay);
+      return;
+    }
+    this.syncFailures = 0;
+    this.legacy = false;
+    this.applyRoomList(list, started);
+  }
+
+  applyRoomList(list, started) {
+    const listed = new Set();
+    const invites = new Map();
+    for (const info of list) {
+      if (info.state === "invited") {
+        invites.set(info.name, info);
+        continue;
+      }
+      if (info.state != null && info.state !== "member") continue;
+      listed.add(info.name);
+      let room = this.rooms.get(info.name);
+      if (!room) {
+        room = this.addRoom(info.name, info);
+        this.prefs.addRoom(info.name);
+      } else {
+        this.setRoomInfo(room, info);
+      }
+      room.applyServerState(info);
+    }
+    // Rooms the server does not list any more were left or lost while this page was not listening
+    // (another device, or offline). A room joined after this list was made is kept.
+    for (const [name, room] of [...this.rooms]) {
+      if (listed.has(name) || this.leaving.has(name)) continue;
+      if (room.joining || room.joinedAt > started || room.addedAt > started) continue;
+      if (room.userJoin && !room.everJoined) continue; // asked for on this page (maybe offline): join it
+      this.dropRoom(name);
+    }
+    for (const name of this.rooms.keys()) invites.delete(name);
+    this.invites = invites;
+    this.synced = true;
+    this.joinAll();
+    // A page opened with nothing to show (a new device) opens the first room; later arrivals just
+    // appear in the list with their unread count.
+    if (!this.listedOnce && !this.active) {
+      const first = this.sortedRooms()[0];
+      if (first && !document.querySelector("dialog[open]")) this.activate(first.name, { focus: false });
+    }
+    this.listedOnce = true;
+    this.renderSidebar();
+    this.renderActive();
+  }
+
+  /** Subscribe to every room we are in that this connection has not joined yet. */
+  joinAll() {
+    if (!this.conn.ready || !this.synced) return;
+    for (const room of this.rooms.values()) if (!room.joined && !room.joining) this.sendJoin(room);
+  }
+
   // ---- rooms -------------------------------------------------------------------------------------
 
-  addRoom(name) {
-    if (this.rooms.has(name)) return this.rooms.get(name);
+  addRoom(name, info) {
+    if (this.rooms.has(name)) {
+      const room = this.rooms.get(name);
+      if (info) this.setRoomInfo(room, info);
+      return room;
+    }
     const room = new Room(name, {
       me: this.me,
       lastRead: this.prefs.lastRead[name] ?? null,
       onChange: (r) => this.roomChanged(r),
       onNeedHistory: (r, before) => this.requestHistory(r, before),
+      onRead: (r) => this.reportRead(r),
     });
+    room.addedAt = performance.now();
+    room.info = {};
     this.rooms.set(name, room);
+    this.setRoomInfo(room, info || {});
     $("logs").append(room.log);
     for (const entry of this.outbox.forRoom(name)) room.addPending(entry, "Waiting for connection…");
     return room;
+  }
+
+  /** Merge what the server says about a room (visibility, topic, your role, muted, a DM's members). */
+  setRoomInfo(room, info) {
+    // A DM's member list is `members` in /api/me/rooms; some answers call it `people` (with `members` a count).
+    if (Array.isArray(info.people) && !Array.isArray(info.members)) info = { ...info, members: info.people };
+    const keys = ["visibility", "topic", "role", "muted", "state", "members"];
+    for (const k of keys) {
+      if (info[k] === undefined) continue;
+      // `members` is a DM's member list in /api/me/rooms but a count in other answers.
+      if (k === "members" && !Array.isArray(info[k])) continue;
+      room.info[k] = info[k];
+    }
+    const kind = kindOf(room.name, room.info);
+    room.setTitle(this.titleOf(room.name, room.info), kind === "dm");
+    this.prefs.setMeta(room.name, {
+      visibility: room.info.visibility,
+      topic: room.info.topic,
+      members: room.info.members,
+    });
+    if (room.name === this.active) this.renderActive();
+  }
+
+  /** What the page calls a room: `#name`, or for a direct message the other people's names. */
+  titleOf(name, info) {
+    if (kindOf(name, info) !== "dm") return `#${name}`;
+    const members = Array.isArray(info && info.members) ? info.members : [];
+    const others = members.filter((u) => u !== this.me);
+    if (others.length) return others.join(", ");
+    return members.length ? `${this.me} (just you)` : "Direct message";
+  }
+
+  label(room) {
+    return room.isDm ? room.title : room.name;
   }
 
   joinFromForm() {
@@ -171,42 +463,174 @@ export class Chat {
     }
     error.textContent = "";
     input.value = "";
-    this.join(name);
+    this.join(name, { fromForm: true });
   }
 
-  join(name) {
+  /** Open a room you are in, or join it (public rooms; private ones need an invitation). */
+  join(name, { fromForm = false, info = null } = {}) {
     const isNew = !this.rooms.has(name);
-    const room = this.addRoom(name);
+    const room = this.addRoom(name, info);
+    room.fromForm = fromForm;
     if (isNew) {
+      room.userJoin = true;
+      this.invites.delete(name);
       this.prefs.addRoom(name);
       this.sendJoin(room);
     }
     this.activate(name);
     this.toggleDrawer(false);
+    return room;
   }
 
   sendJoin(room) {
     const frame = { type: "join", room: room.name, ref: `join:${room.name}` };
     const since = room.since;
     if (since !== undefined) frame.since = since;
-    this.conn.send(frame);
+    room.joining = this.conn.send(frame);
   }
 
-  leave(name) {
+  select(name) {
+    this.activate(name);
+    this.toggleDrawer(false);
+  }
+
+  /** Forget a room on this page (it was left, or we were removed): never rejoined. */
+  dropRoom(name) {
     const room = this.rooms.get(name);
     if (!room) return;
-    if (room.joined) this.conn.send({ type: "leave", room: name, ref: `leave:${name}` });
     for (const entry of this.outbox.forRoom(name)) this.inflight.delete(entry.client_id);
     this.outbox.dropRoom(name);
     clearTimeout(this.retryTimers.get(name));
+    clearTimeout(this.readTimers.get(name));
+    this.readTimers.delete(name);
     room.destroy();
     this.rooms.delete(name);
     this.prefs.removeRoom(name);
-    if (this.active === name) this.activate(this.prefs.rooms[0] || null, { focus: false });
+    this.members.roomGone(name);
+    if (this.active === name) {
+      const next = this.sortedRooms()[0];
+      this.activate(next ? next.name : null, { focus: false });
+    }
     this.renderSidebar();
   }
 
+  /** Leave a room for good (membership), asking first where coming back needs an invitation. */
+  confirmLeave(name) {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    if (kindOf(name, room.info) === "private") {
+      this.dialogs.confirm({
+        title: `Leave ${room.title}?`,
+        text: "It is a private room: you will need a new invitation to come back.",
+        ok: "Leave room",
+        run: () => this.leaveRoom(name),
+      });
+      return;
+    }
+    this.leaveRoom(name).catch((err) => {
+      if (!this.restFailed(err)) this.notify(err.message);
+    });
+  }
+
+  /**
+   * manage action "leave": membership ends on every device (the server also sends "removed" to this
+   * page's subscription). Throws an error whose message is ready to show.
+   */
+  async leaveRoom(name) {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    this.leaving.add(name);
+    try {
+      await api.manage(this.token, name, "leave");
+    } catch (err) {
+      this.leaving.delete(name);
+      const text =
+        err.code === "conflict"
+          ? `You can't leave ${room.title} yet: you are its last owner. Make someone else an owner first, or delete the room.`
+          : describeError(err, `Couldn't leave ${room.title}`);
+      throw Object.assign(new Error(text), { shown: true, status: err.status, code: err.code });
+    }
+    this.dropRoom(name);
+    setTimeout(() => this.leaving.delete(name), 10_000);
+  }
+
+  /** Delete a room (owners): its events and members are removed for everyone. Throws ApiError. */
+  async deleteRoom(name) {
+    const room = this.rooms.get(name);
+    const title = room ? room.title : `#${name}`;
+    this.leaving.add(name);
+    try {
+      await api.manage(this.token, name, "delete");
+    } catch (err) {
+      this.leaving.delete(name);
+      throw err;
+    }
+    this.dropRoom(name);
+    this.notify(`${title} was deleted.`, { kind: "info", timeout: 8000 });
+    setTimeout(() => this.leaving.delete(name), 10_000);
+  }
+
+  /** The server says we are no longer in `name` (kicked, banned, left elsewhere, deleted). */
+  roomRemoved(name, reason, by) {
+    const room = this.rooms.get(name);
+    const invited = this.invites.get(name);
+    const title = room ? room.title : this.titleOf(name, invited || this.prefs.meta[name]);
+    const expected = this.leaving.has(name);
+    this.invites.delete(name);
+    this.dropRoom(name);
+    this.renderSidebar();
+    if (expected) return;
+    const why = this.removalReasons.get(name);
+    this.removalReasons.delete(name);
+    const byText = typeof by === "string" && by ? by : "A moderator";
+    const suffix = why ? `: ${why}` : ".";
+    let text;
+    switch (reason) {
+      case "kicked":
+        text = `${byText} removed you from ${title}${suffix}`;
+        break;
+      case "banned":
+        text = `${byText} banned you from ${title}${suffix}`;
+        break;
+      case "left":
+        text = `You left ${title} on another device.`;
+        break;
+      case "deleted":
+        text = by ? `${title} was deleted by ${by}.` : `${title} was deleted.`;
+        break;
+      default:
+        text = `You are no longer a member of ${title}.`;
+    }
+    this.notify(text, { kind: "removed" });
+  }
+
+  // ---- invitations ---------------------------------------------------------------------------------
+
+  acceptInvite(name) {
+    const info = this.invites.get(name);
+    this.invites.delete(name);
+    this.join(name, { info: info ? { visibility: info.visibility, topic: info.topic } : null });
+    this.renderSidebar();
+  }
+
+  async declineInvite(name) {
+    const info = this.invites.get(name);
+    const title = this.titleOf(name, info);
+    this.inviteBusy.add(name);
+    this.renderSidebar();
+    try {
+      await api.manage(this.token, name, "leave");
+      this.invites.delete(name);
+    } catch (err) {
+      if (!this.restFailed(err)) this.notify(describeError(err, `Couldn't decline the invitation to ${title}`));
+    } finally {
+      this.inviteBusy.delete(name);
+      this.renderSidebar();
+    }
+  }
+
   activate(name, { focus = true } = {}) {
+    closeMenu();
     const prev = this.rooms.get(this.active);
     if (prev && this.active !== name) prev.hide();
     this.active = name && this.rooms.has(name) ? name : null;
@@ -217,10 +641,11 @@ export class Chat {
     $("welcome").hidden = !!room;
     if (room) {
       room.show();
-      $("leave").title = `Leave #${room.name}`;
+      $("leave").title = `Leave ${room.title}`;
+      this.members.load(room.name);
       // Keyboard and mouse users land in the message box; on touch screens that would pop up the
       // keyboard over the conversation they came to read.
-      if (focus && matchMedia("(pointer: fine)").matches) $("message").focus();
+      if (focus && matchMedia("(pointer: fine)").matches && !$("message").disabled) $("message").focus();
     } else {
       this.renderWelcome();
     }
@@ -234,26 +659,165 @@ export class Chat {
     if (room.name === this.active) this.renderActive();
   }
 
+  /** The read marker moved: tell the server (over the socket, or REST while it is down), batched. */
+  reportRead(room) {
+    if (this.readTimers.has(room.name)) return;
+    this.readTimers.set(
+      room.name,
+      setTimeout(() => {
+        this.readTimers.delete(room.name);
+        this.flushRead(room);
+      }, READ_DELAY_MS),
+    );
+  }
+
+  flushRead(room) {
+    if (this.rooms.get(room.name) !== room || this.legacy) return;
+    const seq = room.lastRead;
+    if (seq === null || seq <= room.reportedRead) return;
+    if (this.conn.send({ type: "read", room: room.name, seq, ref: `read:${room.name}` })) {
+      room.reportedRead = seq;
+      return;
+    }
+    api
+      .markRead(this.token, room.name, seq)
+      .then(() => {
+        room.reportedRead = Math.max(room.reportedRead, seq);
+      })
+      .catch((err) => this.restFailed(err));
+  }
+
+  openRoomMenu(button) {
+    const room = this.rooms.get(this.active);
+    if (!room) return;
+    const can = permissions(room, this.admin);
+    const dm = room.isDm;
+    openMenu(
+      button,
+      [
+        { label: "Members", onSelect: () => this.members.open(room.name) },
+        can.invite && { label: "Invite people…", onSelect: () => this.members.open(room.name, { invite: true }) },
+        can.topic && { label: "Set topic…", onSelect: () => this.dialogs.topic(room) },
+        { label: dm ? "Leave conversation" : "Leave room", onSelect: () => this.confirmLeave(room.name) },
+        can.delete && {
+          label: "Delete room…",
+          danger: true,
+          onSelect: () =>
+            this.dialogs.confirm({
+              title: `Delete ${room.title}?`,
+              text: "Its messages and members are removed for everyone, and its name stays taken. This can't be undone.",
+              ok: "Delete room",
+              run: () => this.deleteRoom(room.name),
+            }),
+        },
+      ],
+      { label: `${room.title} options` },
+    );
+  }
+
   // ---- rendering -------------------------------------------------------------------------------
 
+  sortedRooms() {
+    const all = [...this.rooms.values()];
+    const byLabel = (a, b) => this.label(a).localeCompare(this.label(b), undefined, { sensitivity: "base" });
+    const rooms = all.filter((r) => !r.isDm).sort(byLabel);
+    const dms = all.filter((r) => r.isDm).sort(byLabel);
+    return [...rooms, ...dms];
+  }
+
   renderSidebar() {
-    const rooms = this.prefs.rooms.map((name) => this.rooms.get(name)).filter(Boolean);
+    const all = this.sortedRooms();
+    const view = (r) => ({
+      name: r.name,
+      label: this.label(r),
+      kind: kindOf(r.name, r.info),
+      unread: r.unread,
+      unreadMore: r.unreadMore,
+    });
+    const rooms = all.filter((r) => !r.isDm).map(view);
+    const dms = all.filter((r) => r.isDm).map(view);
     this.roomList.render(rooms, this.active);
+    this.dmList.render(dms, this.active);
     $("room-list-empty").hidden = rooms.length > 0;
-    const totalUnread = rooms.reduce((n, r) => n + r.unread, 0);
-    const roomTitle = this.active ? `#${this.active} · Parley` : "Parley";
+    $("dm-list-empty").hidden = dms.length > 0;
+
+    const invites = [...this.invites.values()]
+      .map((info) => ({
+        name: info.name,
+        label: this.titleOf(info.name, info),
+        kind: kindOf(info.name, info),
+        topic: typeof info.topic === "string" ? info.topic : "",
+      }))
+      .sort((a, b) => a.label.localeCompare(b.label));
+    const inviteList = $("invite-list");
+    const inviteKey = JSON.stringify([invites, [...this.inviteBusy]]);
+    if (inviteKey !== this.inviteKey) {
+      this.inviteKey = inviteKey;
+      this.renderInvites(inviteList, invites);
+    }
+    $("invites-section").hidden = invites.length === 0;
+
+    const totalUnread = all.reduce((n, r) => n + r.unread, 0);
+    const activeRoom = this.rooms.get(this.active);
+    const roomTitle = activeRoom ? `${activeRoom.title} · Parley` : "Parley";
     document.title = totalUnread ? `(${totalUnread}) ${roomTitle}` : roomTitle;
-    $("menu-button").classList.toggle("has-unread", totalUnread > 0);
+    $("menu-button").classList.toggle("has-unread", totalUnread > 0 || invites.length > 0);
+  }
+
+  renderInvites(inviteList, invites) {
+    const focused = inviteList.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
+    inviteList.replaceChildren(
+      ...inviteItems(invites, {
+        onAccept: (n) => this.acceptInvite(n),
+        onDecline: (n) => this.declineInvite(n),
+        busy: this.inviteBusy,
+      }),
+    );
+    if (focused) {
+      const again = [...inviteList.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused);
+      (again || $("join-room")).focus();
+    }
   }
 
   renderActive() {
     const room = this.rooms.get(this.active);
-    $("room-name").textContent = room ? `#${room.name}` : "Parley";
+    const heading = $("room-name");
+    heading.replaceChildren();
+    if (room && kindOf(room.name, room.info) === "private") {
+      const lock = document.createElement("span");
+      lock.className = "title-lock";
+      lock.setAttribute("aria-hidden", "true");
+      lock.innerHTML =
+        '<svg viewBox="0 0 24 24" width="15" height="15"><rect x="5" y="10.5" width="14" height="10" rx="2" fill="currentColor"/><path d="M8 10.5V8a4 4 0 0 1 8 0v2.5" fill="none" stroke="currentColor" stroke-width="2.2"/></svg>';
+      heading.append(lock);
+    }
+    heading.append(room ? room.title : "Parley");
+    const topic = room && typeof room.info.topic === "string" ? room.info.topic : "";
+    $("room-topic").textContent = topic;
+    $("room-topic").title = topic;
+    $("room-topic").hidden = !topic;
+
     const online = room ? [...room.online].sort((a, b) => a.localeCompare(b)) : [];
     $("room-online").textContent = room && room.joined ? `${online.length} online` : "";
     $("members").hidden = !room;
     $("members-count").textContent = room ? `— ${online.length}` : "";
-    $("member-list").replaceChildren(...memberItems(online, this.me));
+    const roles = room ? this.members.rolesOf(room.name) : null;
+    $("member-list").replaceChildren(...memberItems(online, this.me, roles));
+    const count = roles ? roles.size : null;
+    $("members-button").hidden = !room;
+    $("members-button-count").textContent = count === null ? "" : String(count);
+    $("members-button").title = count === null ? "Members" : `${count} member${count === 1 ? "" : "s"}`;
+    $("room-menu-button").hidden = !room;
+    $("leave").textContent = "Leave";
+
+    const muted = !!(room && room.info.muted);
+    const box = $("message");
+    box.disabled = muted;
+    $("send").disabled = muted;
+    box.placeholder = muted ? "You are muted in this room" : room ? `Message ${room.title}` : "Write a message";
+    $("composer-note").hidden = !muted;
+    $("composer-note").textContent = muted ? "A moderator muted you here: you can read, but not send." : "";
+
     const typing = typingText(room ? [...room.typing.keys()] : []);
     if ($("typing").textContent !== typing) $("typing").textContent = typing;
     const jump = $("jump");
@@ -276,8 +840,9 @@ export class Chat {
     document.body.dataset.conn = state;
     if (state !== "connected") {
       this.inflight.clear();
+      this.synced = false;
       for (const room of this.rooms.values()) {
-        if (room.joined) room.disconnected();
+        if (room.joined || room.joining) room.disconnected();
         room.setPendingLabel("Waiting for connection…");
       }
     }
@@ -292,7 +857,10 @@ export class Chat {
     }
     this.inflight.clear();
     this.historyRefs.clear();
-    for (const room of this.rooms.values()) this.sendJoin(room);
+    this.synced = false;
+    for (const room of this.rooms.values()) room.joining = false;
+    // The rooms to join come from the server's list: a room left or lost meanwhile is not rejoined.
+    this.sync();
   }
 
   handle(f) {
@@ -301,7 +869,11 @@ export class Chat {
       case "joined":
         if (!room) return;
         room.joinedNow(f.last_seq, f.online);
+        room.everJoined = true;
+        // A room new to this page (joined by name, an invitation accepted): the list has its details.
+        if (!room.info.visibility || room.info.role == null) this.sync();
         this.flushOutbox(room);
+        this.flushRead(room);
         this.renderSidebar();
         if (room.name === this.active) this.renderActive();
         break;
@@ -309,6 +881,18 @@ export class Chat {
         if (!room) return;
         if (f.from === this.me && typeof f.client_id === "string") this.acked(room, f.client_id);
         room.addMessages([f]);
+        break;
+      case "member":
+      case "topic":
+        if (!room) return;
+        room.addMessages([f]);
+        this.eventSideEffects(room, f);
+        break;
+      case "removed":
+        this.roomRemoved(f.room, f.reason, f.by);
+        break;
+      case "membership": // invited, added to a DM, a role changed...: the room list is out of date
+        this.sync();
         break;
       case "ack": {
         if (!room) return;
@@ -334,9 +918,34 @@ export class Chat {
       case "error":
         this.handleError(f);
         break;
+      case "managed": // replies (this page manages over REST); the event itself follows with its seq
+      case "left":
+      case "pong":
+        break;
       default:
-        break; // "left" and frame types added later need nothing here
+        // Later kinds of room events (edits, reactions…) keep their seq, so resume stays exact.
+        if (room && typeof f.seq === "number" && typeof f.ts === "number") room.addMessages([f]);
+        break;
     }
+  }
+
+  /** What a live membership or topic event changes besides its line in the log. */
+  eventSideEffects(room, f) {
+    if (f.type === "topic") {
+      if (typeof f.topic === "string" && f.seq >= (room.topicSeq || 0)) {
+        room.topicSeq = f.seq;
+        this.setRoomInfo(room, { topic: f.topic });
+      }
+      return;
+    }
+    if (f.user === this.me) {
+      if (f.action === "role" && typeof f.role === "string") this.setRoomInfo(room, { role: f.role });
+      else if (f.action === "muted") this.setRoomInfo(room, { muted: true });
+      else if (f.action === "unmuted") this.setRoomInfo(room, { muted: false });
+      else if ((f.action === "kicked" || f.action === "banned") && f.reason) this.removalReasons.set(room.name, f.reason);
+    }
+    if (room.isDm && (f.action === "joined" || f.action === "left")) this.sync();
+    this.members.changed(room.name);
   }
 
   requestHistory(room, before) {
@@ -348,12 +957,38 @@ export class Chat {
     return true;
   }
 
+  joinErrorText(name, f) {
+    if (f.code === "not_found") {
+      return `There is no room #${name} you can join. Private rooms need an invitation from one of their members.`;
+    }
+    if (f.code === "forbidden") return `You can't join #${name}: ${f.message || "you are not allowed to"}.`;
+    if (f.code === "rate_limited") return `Too many new rooms or joins just now: try #${name} again in a moment.`;
+    return f.message || `Could not join #${name}.`;
+  }
+
   handleError(f) {
     const ref = f.ref == null ? "" : String(f.ref);
     if (ref.startsWith("join:")) {
       const name = ref.slice(5);
-      $("join-error").textContent = f.message || `Could not join #${name}.`;
-      this.leave(name);
+      const room = this.rooms.get(name);
+      if (!room) return;
+      room.joining = false;
+      const text = this.joinErrorText(name, f);
+      const refused = f.code === "not_found" || f.code === "forbidden";
+      if (room.userJoin && !room.everJoined) {
+        // A room asked for on this page (join form, directory, invitation) that the server refuses.
+        if (room.fromForm) $("join-error").textContent = text;
+        this.notify(text);
+        this.dropRoom(name);
+      } else if (refused) {
+        this.notify(`${room.title} is not available any more. ${text}`);
+        this.dropRoom(name);
+      } else {
+        // Rate limited or a passing problem while rejoining a room we are in: try again soon.
+        setTimeout(() => {
+          if (this.rooms.get(name) === room && !room.joined && !room.joining) this.sendJoin(room);
+        }, 2000 + Math.random() * 2000);
+      }
       return;
     }
     if (ref.startsWith("hist:")) {
@@ -364,14 +999,14 @@ export class Chat {
       if (room && f.code === "not_joined") this.sendJoin(room);
       return;
     }
+    if (ref.startsWith("read:") || ref.startsWith("leave:")) return; // best effort
     const entry = ref ? this.outbox.get(ref) : null;
     if (entry) {
       this.sendFailed(entry, f);
       return;
     }
     if (f.code === "unauthenticated") {
-      this.conn.stop();
-      this.conn.onUnauthorized(f.message);
+      this.unauthorized(f.message);
       return;
     }
     console.warn("parley: server error", f);
@@ -383,7 +1018,7 @@ export class Chat {
     const room = this.rooms.get(this.active);
     const box = $("message");
     const text = box.value.trim();
-    if (!room || !text) return;
+    if (!room || !text || box.disabled) return;
     if (text.length > this.maxText) return; // the textarea's maxlength normally prevents this
     box.value = "";
     this.autosize();
@@ -440,8 +1075,9 @@ export class Chat {
       );
       return;
     }
-    // Refused for good (too long, bad request): keep it on screen with Retry / Discard.
-    const reason = f.code === "too_long" ? "too long" : f.message || f.code;
+    // Refused for good (too long, muted, bad request): keep it on screen with Retry / Discard.
+    let reason = f.code === "too_long" ? "too long" : f.message || f.code;
+    if (f.code === "forbidden") reason = "you are muted in this room";
     this.outbox.remove(entry.client_id);
     room.markFailed(entry.client_id, reason, {
       onRetry: () => {
@@ -460,7 +1096,7 @@ export class Chat {
    */
   sendTyping() {
     const room = this.rooms.get(this.active);
-    if (!room || !room.joined || this.typingTimer) return;
+    if (!room || !room.joined || this.typingTimer || room.info.muted) return;
     const wait = (this.lastTypingSent.get(room.name) || 0) + TYPING_EVERY_MS - Date.now();
     if (wait > 0) {
       this.typingTimer = setTimeout(() => {

@@ -1,6 +1,8 @@
 // connection.js — The page's one WebSocket to /ws. It authenticates with the session token, reports
 // its state (connecting / connected / reconnecting / offline), keeps itself alive, and reconnects on
 // its own with exponential backoff and jitter. The app only sees parsed frames and state changes.
+// When the token is replaced (password changed: the server closes the old sockets with 4401) it
+// reconnects with the new one instead of giving up.
 
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
@@ -32,6 +34,7 @@ export class Connection {
    * @param {(ready: object) => void} opts.onReady      each time a (re)connection is authenticated
    * @param {(state: string, info: object) => void} opts.onState
    * @param {(message: string) => void} opts.onUnauthorized  the token was refused: sign in again
+   *   (the app may call setToken() and restart() instead, if it has a newer token)
    */
   constructor({ token, onFrame, onReady, onState, onUnauthorized }) {
     this.token = token;
@@ -50,6 +53,8 @@ export class Connection {
     this.beatTimer = null;
     this.lastRx = 0;
     this.heartbeatMs = 20_000;
+    this.holds = 0; // > 0 while the token is being replaced: a 4401 then waits for the outcome
+    this.refusedWhileHeld = false;
 
     this._online = () => {
       if (!this.ready) this.retryNow();
@@ -103,6 +108,59 @@ export class Connection {
     }
   }
 
+  /** Use `token` from now on; a socket authenticated with an older one that is refused reconnects. */
+  setToken(token) {
+    this.token = token;
+  }
+
+  /**
+   * Run `change` (which replaces the token, e.g. a password change) while holding refusals: the
+   * server may close this socket with 4401 before the new token arrives. Afterwards, a refused
+   * connection reconnects if the token changed and gives up if not.
+   */
+  async replacingToken(change) {
+    const before = this.token;
+    this.holds += 1;
+    try {
+      return await change();
+    } finally {
+      this.holds -= 1;
+      if (this.holds === 0 && this.refusedWhileHeld) {
+        this.refusedWhileHeld = false;
+        if (this.stopped) {
+          // signed out meanwhile: nothing to reconnect
+        } else if (this.token !== before) this.restart();
+        else this._refused();
+      }
+    }
+  }
+
+  /** Drop the current socket (if any) and connect again now, e.g. with a new token. */
+  restart() {
+    if (this.stopped) {
+      this.start();
+      return;
+    }
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close(1000, "reconnect");
+      } catch {
+        // already closed
+      }
+      if (this.ready) {
+        this.ready = false;
+        this._setState("reconnecting");
+      }
+    }
+    this.ready = false;
+    this.attempts = 0;
+    this._clearTimers();
+    this._connect();
+  }
+
   /** Skip the backoff wait and try to connect now (the "Retry now" button, the browser going online). */
   retryNow() {
     if (this.stopped || this.ready) return;
@@ -138,10 +196,12 @@ export class Connection {
     }
     this.ws = ws;
     this.ready = false;
+    const token = this.token;
     this.openTimer = setTimeout(() => this._drop(ws), OPEN_TIMEOUT_MS);
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: "auth", token: this.token }));
+      ws.send(JSON.stringify({ type: "auth", token }));
     };
+    ws.authToken = token;
     ws.onmessage = (ev) => this._receive(ws, ev);
     ws.onclose = (ev) => this._closed(ws, ev.code, ev.reason);
     ws.onerror = () => {
@@ -172,11 +232,16 @@ export class Connection {
         this._setState("connected");
         this.onReady(frame);
       } else if (frame.type === "error" && frame.code === "unauthenticated") {
-        this._refused();
+        this._authFailed(ws);
       }
       return;
     }
     if (frame.type === "pong") return;
+    // A revoked token (password changed, signed out everywhere): the close 4401 follows.
+    if (frame.type === "error" && frame.code === "unauthenticated" && frame.ref == null) {
+      this._authFailed(ws);
+      return;
+    }
     this.onFrame(frame);
   }
 
@@ -214,6 +279,31 @@ export class Connection {
     this.onUnauthorized("Your session has expired. Please sign in again.");
   }
 
+  /** The server refused the token `ws` authenticated with (error frame or close 4401). */
+  _authFailed(ws) {
+    if (ws !== this.ws) return;
+    if (ws.authToken !== this.token) {
+      this.restart(); // the token was replaced meanwhile: try the new one
+      return;
+    }
+    if (this.holds > 0) {
+      // The token is being replaced right now: wait for the outcome (replacingToken decides).
+      this.refusedWhileHeld = true;
+      this.ws = null;
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close(1000, "bye");
+      } catch {
+        // already closed
+      }
+      this.ready = false;
+      this._clearTimers();
+      this._setState("reconnecting");
+      return;
+    }
+    this._refused();
+  }
+
   _closed(ws, code) {
     if (ws !== this.ws) return;
     const wasReady = this.ready;
@@ -224,7 +314,8 @@ export class Connection {
     this.openTimer = this.beatTimer = null;
     if (this.stopped) return;
     if (code === CLOSE_UNAUTHENTICATED) {
-      this._refused();
+      this.ws = ws; // _authFailed decides for this socket
+      this._authFailed(ws);
       return;
     }
     if (wasReady) this.attempts = 0;

@@ -1,5 +1,6 @@
-// render.js — Builds the DOM for one chat message. User text only ever reaches the page through
-// text nodes (textContent); http(s) links become <a> elements whose href is a parsed, checked URL.
+// render.js — Builds the DOM for one chat message and for the room's system lines ("bob joined",
+// "alice set the topic to …"). User text only ever reaches the page through text nodes
+// (textContent); http(s) links become <a> elements whose href is a parsed, checked URL.
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const TRAILING_PUNCT_RE = /[.,;:!?'"\]}>]+$/;
@@ -183,4 +184,90 @@ export function setConfirmed(el, msg) {
   el.dataset.seq = String(msg.seq);
   if (typeof msg.ts === "number") setTimes(el, msg.ts);
   el.querySelector(".msg-state").replaceChildren();
+}
+
+// ---- system lines: membership and topic events -----------------------------------------------------
+
+const ROLE_TEXT = { owner: "an owner", moderator: "a moderator", member: "a member" };
+
+/**
+ * What a `member` or `topic` event says, as parts: strings, and {user} for names (shown in bold).
+ * Null for an event this page does not know how to say.
+ */
+export function describeEvent(ev) {
+  const by = typeof ev.from === "string" ? ev.from : "";
+  const who = typeof ev.user === "string" ? ev.user : "";
+  const reason = typeof ev.reason === "string" && ev.reason ? `: ${ev.reason}` : "";
+  const u = (name) => ({ user: name });
+  if (ev.type === "topic") {
+    const topic = typeof ev.topic === "string" ? ev.topic : "";
+    return topic ? [u(by), ` set the topic to “${topic}”`] : [u(by), " cleared the topic"];
+  }
+  if (ev.type !== "member") return null;
+  switch (ev.action) {
+    case "created":
+      return [u(who || by), " created the room"];
+    case "joined":
+      return [u(who || by), " joined"];
+    case "left":
+      return [u(who || by), " left"];
+    case "invited":
+      return [u(by), " invited ", u(who)];
+    case "kicked":
+      return [u(by), " kicked ", u(who), reason];
+    case "banned":
+      return [u(by), " banned ", u(who), reason];
+    case "unbanned":
+      return [u(by), " unbanned ", u(who)];
+    case "muted":
+      return [u(by), " muted ", u(who), reason];
+    case "unmuted":
+      return [u(by), " unmuted ", u(who)];
+    case "role":
+      return [u(by), " made ", u(who), ` ${ROLE_TEXT[ev.role] || ev.role || "a member"}`];
+    default:
+      return who ? [u(who), ` ${String(ev.action || "changed")}`] : null;
+  }
+}
+
+const SYS_ICON = {
+  created: "✦",
+  joined: "→",
+  left: "←",
+  invited: "✉",
+  kicked: "⨯",
+  banned: "⊘",
+  unbanned: "↺",
+  muted: "⊖",
+  unmuted: "⊕",
+  role: "★",
+  topic: "✎",
+};
+
+/** The element for a system line (a `member` or `topic` event), or null if there is nothing to say. */
+export function systemElement(ev) {
+  const parts = describeEvent(ev);
+  if (!parts) return null;
+  const el = document.createElement("div");
+  el.className = "sys";
+  el.dataset.seq = String(ev.seq);
+  el.dataset.ts = String(ev.ts);
+  el.dataset.kind = ev.type === "topic" ? "topic" : String(ev.action || "");
+  const icon = document.createElement("span");
+  icon.className = "sys-icon";
+  icon.setAttribute("aria-hidden", "true");
+  icon.textContent = SYS_ICON[el.dataset.kind] || "•";
+  const text = document.createElement("span");
+  text.className = "sys-text";
+  for (const part of parts) {
+    if (typeof part === "string") text.append(part);
+    else if (part && part.user) {
+      const name = document.createElement("strong");
+      name.className = "sys-user";
+      name.textContent = part.user;
+      text.append(name);
+    }
+  }
+  el.append(icon, text, " ", timeElement(ev.ts));
+  return el;
 }

@@ -1,14 +1,33 @@
-// room.js — One joined room: its messages (kept sorted by seq, each seq shown once), the pending
-// own messages at the bottom, unread count, new-message marker, who is online and typing, and its
-// scrollable role="log" element, including loading older history without moving what you read.
+// room.js — One joined room: its log of events (messages and system lines such as "bob joined",
+// kept sorted by seq, each seq shown once), the pending own messages at the bottom, unread count
+// (the server's, kept up to date with what arrives), read marker, new-message marker, who is online
+// and typing, and its scrollable role="log" element, including loading older history without moving
+// what you read.
 
-import { dayKey, dayLabel, messageElement, setConfirmed, setFailed, setPending } from "./render.js";
+import {
+  dayKey,
+  dayLabel,
+  messageElement,
+  setConfirmed,
+  setFailed,
+  setPending,
+  systemElement,
+} from "./render.js";
 
 const NEAR_TOP_PX = 400; // load older history when the reader gets this close to the top
 const AT_BOTTOM_PX = 48; // "at the bottom" tolerance, so new messages keep the view pinned
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages from one person closer than this share a header
 const TYPING_TTL_MS = 4000;
 export const PAGE_SIZE = 50;
+
+/** A chat message (live, replayed, in history, or rebuilt from an ack, which has no type). */
+export function isMessage(ev) {
+  return ev.type === undefined || ev.type === "message";
+}
+
+function isEntry(el) {
+  return el.classList.contains("msg") || el.classList.contains("sys");
+}
 
 export class Room {
   /**
@@ -18,13 +37,22 @@ export class Room {
    * @param {number|null} opts.lastRead           last seq read here (null: never opened)
    * @param {(room: Room) => void} opts.onChange  unread/presence/typing/read-state changed
    * @param {(room: Room, before?: number) => boolean} opts.onNeedHistory  ask the server for a page
+   * @param {(room: Room) => void} opts.onRead    the read marker moved up (report it to the server)
    */
-  constructor(name, { me, lastRead, onChange, onNeedHistory }) {
+  constructor(name, { me, lastRead, onChange, onNeedHistory, onRead }) {
     this.name = name;
     this.me = me;
     this.lastRead = typeof lastRead === "number" ? lastRead : null;
     this.onChange = onChange;
     this.onNeedHistory = onNeedHistory;
+    this.onRead = onRead || (() => {});
+    this.title = `#${name}`; // what the page calls the room (a DM: the other people's names)
+    this.isDm = false;
+    this.countedUpTo = 0; // the server's unread count covers messages up to this seq
+    this.serverCounted = false;
+    this.reportedRead = 0; // the read marker the server has (as far as we know)
+    this.joining = false; // a join was sent on this connection and not answered yet
+    this.joinedAt = 0; // performance.now() of the last "joined"
 
     this.seqs = []; // sorted seqs present in the log
     this.bySeq = new Map(); // seq -> element
@@ -46,7 +74,7 @@ export class Room {
     this.log = document.createElement("div");
     this.log.className = "log";
     this.log.setAttribute("role", "log");
-    this.log.setAttribute("aria-label", `#${name} conversation`);
+    this.log.setAttribute("aria-label", `${this.title} conversation`);
     this.log.tabIndex = 0;
     this.log.hidden = true;
 
@@ -86,25 +114,48 @@ export class Room {
     return this.initialLoaded ? this.seenSeq : undefined;
   }
 
-  // ---- messages ----------------------------------------------------------------------------
+  /** What the page calls this room (`#dev`, or for a DM the other people's names). */
+  setTitle(title, isDm) {
+    if (this.title === title && this.isDm === isDm) return;
+    this.title = title;
+    this.isDm = isDm;
+    this.log.setAttribute("aria-label", `${title} conversation`);
+    this._renderStart();
+  }
+
+  // ---- messages and other events ---------------------------------------------------------------
 
   /**
-   * Insert stored messages (any order, duplicates ignored). Returns the ones that were new.
-   * `first` marks the first page loaded into the room: unread ones in it get the marker.
+   * Insert stored events (any order, duplicates ignored): messages, and system lines for `member`
+   * and `topic` events; kinds this page does not know keep their seq (for resume) but show nothing.
+   * Returns the ones that were new. `first` marks the first page loaded into the room: unread ones
+   * in it get the marker.
    */
   addMessages(messages, { first = false } = {}) {
     const added = [];
     this._keepScroll(() => {
       for (const m of messages) {
         if (!m || typeof m.seq !== "number" || this.bySeq.has(m.seq)) continue;
-        const own = m.client_id != null && m.from === this.me ? this.pending.get(m.client_id) : null;
         let el;
-        if (own) {
-          this.pending.delete(m.client_id);
-          el = own;
-          setConfirmed(el, m);
+        if (isMessage(m)) {
+          if (typeof m.from !== "string") continue;
+          const own = m.client_id != null && m.from === this.me ? this.pending.get(m.client_id) : null;
+          if (own) {
+            this.pending.delete(m.client_id);
+            el = own;
+            setConfirmed(el, m);
+          } else {
+            el = messageElement({ ...m, text: String(m.text ?? "") }, { mine: m.from === this.me });
+          }
         } else {
-          el = messageElement(m, { mine: m.from === this.me });
+          el = systemElement(m);
+          if (!el) {
+            el = document.createElement("div");
+            el.className = "evt-unknown";
+            el.hidden = true;
+            el.dataset.seq = String(m.seq);
+            el.dataset.ts = String(m.ts);
+          }
         }
         this._insert(m.seq, el);
         added.push(m);
@@ -112,11 +163,51 @@ export class Room {
     });
     for (const m of added) {
       this.seenSeq = Math.max(this.seenSeq, m.seq);
+      if (!isMessage(m)) continue;
       this.clearTyping(m.from, false);
-      if (this.lastRead !== null && m.seq > this.lastRead && m.from !== this.me) this.unread += 1;
+      if (this.lastRead !== null && m.seq > this.lastRead && m.seq > this.countedUpTo && m.from !== this.me) {
+        this.unread += 1;
+      }
     }
     if (added.length) this._afterNew(added, first);
     return added;
+  }
+
+  /**
+   * The server's view of this room (GET /api/me/rooms): its last seq, our read marker there and the
+   * number of messages from others after it. Messages we already have beyond its last seq still count.
+   */
+  applyServerState({ last_seq: lastSeq, last_read: lastRead, unread }) {
+    const serverSeq = typeof lastSeq === "number" ? lastSeq : 0;
+    const serverRead = typeof lastRead === "number" ? lastRead : 0;
+    const serverUnread = typeof unread === "number" ? unread : 0;
+    const read = Math.max(this.lastRead ?? -1, serverRead);
+    let base;
+    if (read >= serverSeq) base = 0;
+    else if (read === serverRead) base = serverUnread;
+    else if (this.seqs.length && this.minSeq <= read + 1) base = this._countUnread(read, serverSeq);
+    else base = serverUnread;
+    const before = { unread: this.unread, lastRead: this.lastRead };
+    this.lastRead = read;
+    this.countedUpTo = serverSeq;
+    this.serverCounted = true;
+    this.unreadMore = false;
+    this.reportedRead = Math.max(this.reportedRead, serverRead);
+    this.unread = base + this._countUnread(Math.max(read, serverSeq), Infinity);
+    this.seenSeq = Math.max(this.seenSeq, serverSeq);
+    if (this.active) this.markRead();
+    if (before.unread !== this.unread || before.lastRead !== this.lastRead) this.onChange(this);
+  }
+
+  /** Messages from others we have with lo < seq <= hi. */
+  _countUnread(lo, hi) {
+    let n = 0;
+    for (const seq of this.seqs) {
+      if (seq <= lo || seq > hi) continue;
+      const el = this.bySeq.get(seq);
+      if (el.classList.contains("msg") && el.dataset.from !== this.me) n += 1;
+    }
+    return n;
   }
 
   /** Show an own message at once, before the server has it. */
@@ -179,7 +270,7 @@ export class Room {
     this.bySeq.set(seq, el);
     if (next) this.log.insertBefore(el, next);
     else this.log.append(el);
-    this._regroup(el);
+    if (isEntry(el)) this._regroup(el);
     const after = this._nextMsg(el);
     if (after) this._regroup(after);
   }
@@ -189,17 +280,18 @@ export class Room {
     return null;
   }
 
+  /** The next message or system line after `el`. */
   _nextMsg(el) {
     let n = el.nextElementSibling;
-    while (n && !n.classList.contains("msg")) n = n.nextElementSibling;
+    while (n && !isEntry(n)) n = n.nextElementSibling;
     return n;
   }
 
-  /** Day dividers and "same person, same minute-ish" grouping, from the previous message. */
+  /** Day dividers and "same person, same minute-ish" grouping, from the previous entry. */
   _regroup(el) {
     let prev = el.previousElementSibling;
     let separated = false;
-    while (prev && !prev.classList.contains("msg")) {
+    while (prev && !isEntry(prev)) {
       if (prev === this.marker) separated = true;
       prev = prev.previousElementSibling;
     }
@@ -210,6 +302,8 @@ export class Room {
     else delete el.dataset.day;
     const cont =
       !!prev &&
+      el.classList.contains("msg") &&
+      prev.classList.contains("msg") &&
       !newDay &&
       !separated &&
       prev.dataset.from === el.dataset.from &&
@@ -270,8 +364,11 @@ export class Room {
   _renderStart() {
     if (this.atStart) {
       const title = document.createElement("strong");
-      title.textContent = `#${this.name}`;
-      this.start.replaceChildren(title, document.createElement("br"), "This is the very beginning of the room.");
+      title.textContent = this.title;
+      const line = this.isDm
+        ? "This is the very beginning of your conversation."
+        : "This is the very beginning of the room.";
+      this.start.replaceChildren(title, document.createElement("br"), line);
       this.start.className = "log-start at-start";
     } else if (this.loadingOlder) {
       this.start.replaceChildren("Loading earlier messages…");
@@ -287,6 +384,8 @@ export class Room {
   /** The server confirmed our join: presence list and the room's last seq. */
   joinedNow(lastSeq, online) {
     this.joined = true;
+    this.joining = false;
+    this.joinedAt = performance.now();
     this.seenSeq = Math.max(this.seenSeq, lastSeq || 0);
     if (this.lastRead === null) this.lastRead = lastSeq || 0; // first visit: nothing is "unread"
     this.setOnline(online);
@@ -301,6 +400,7 @@ export class Room {
 
   disconnected() {
     this.joined = false;
+    this.joining = false;
     this.loadingOlder = false;
     this.log.removeAttribute("aria-busy");
     this._renderStart();
@@ -393,20 +493,26 @@ export class Room {
     this.newBelow = 0;
     const before = this.lastRead;
     if (this.seqs.length) this.lastRead = Math.max(this.lastRead ?? 0, this.maxSeq);
+    // Caught up only once what we have reaches what the server counted (history may still be on its way).
+    if (this.lastRead !== null && this.lastRead < this.countedUpTo) {
+      if (before !== this.lastRead) this.onChange(this);
+      return;
+    }
     const changed = this.unread !== 0 || this.unreadMore || before !== this.lastRead;
     this.unread = 0;
     this.unreadMore = false;
     if (changed) this.onChange(this);
+    if (this.lastRead !== null && this.lastRead > this.reportedRead) this.onRead(this);
   }
 
   _placeMarker() {
     if (this.marker.isConnected || this.lastRead === null) return;
     const idx = this.seqs.findIndex((s) => s > this.lastRead);
     if (idx < 0) return;
-    // Only others' messages make something "new"; skip past our own.
+    // Only others' messages make something "new"; skip past our own and system lines.
     for (let i = idx; i < this.seqs.length; i += 1) {
       const el = this.bySeq.get(this.seqs[i]);
-      if (el.dataset.from !== this.me) {
+      if (el.classList.contains("msg") && el.dataset.from !== this.me) {
         this.log.insertBefore(this.marker, el);
         this._regroup(el);
         return;
@@ -419,7 +525,7 @@ export class Room {
       this._revealUnread();
       this.markRead();
     } else if (this.active) {
-      const fromOthers = added.filter((m) => m.from !== this.me && m.seq > (this.lastRead ?? 0));
+      const fromOthers = added.filter((m) => isMessage(m) && m.from !== this.me && m.seq > (this.lastRead ?? 0));
       if (fromOthers.length && (!this.stick || document.visibilityState === "hidden")) {
         this._keepScroll(() => this._placeMarker());
         this.newBelow += fromOthers.length;
@@ -430,6 +536,7 @@ export class Room {
   }
 
   _updateUnreadMore() {
+    if (this.serverCounted) return; // the server's count is exact
     this.unreadMore = this.lastRead !== null && this.seqs.length > 0 && this.minSeq > this.lastRead + 1;
   }
 

@@ -1,5 +1,6 @@
 // session.js — What the page remembers in localStorage: the signed-in session (token, user, expiry)
-// and, per user, the rooms they joined with the last seq they read in each and the room last open.
+// and, per user, a cache of their rooms (the server's GET /api/me/rooms is the truth; the cache only
+// paints the sidebar before it answers) with the last seq read in each and the room last open.
 
 const SESSION_KEY = "parley.session";
 const NOTICE_KEY = "parley.notice";
@@ -51,28 +52,37 @@ export function takeNotice() {
   return text;
 }
 
-/** Per-user preferences: joined rooms in sidebar order, last read seq per room, the open room. */
+/** Per-user cache: rooms (with what the sidebar shows of them), last read seq per room, the open room. */
 export class Prefs {
   constructor(user) {
     this.key = `parley.prefs.${user}`;
     const data = readJSON(this.key, {});
     this.rooms = Array.isArray(data.rooms) ? data.rooms.filter((r) => typeof r === "string") : [];
     this.lastRead = data.lastRead && typeof data.lastRead === "object" ? data.lastRead : {};
+    this.meta = data.meta && typeof data.meta === "object" ? data.meta : {};
     this.active = typeof data.active === "string" ? data.active : null;
   }
 
   save() {
-    writeJSON(this.key, { rooms: this.rooms, lastRead: this.lastRead, active: this.active });
+    writeJSON(this.key, { rooms: this.rooms, lastRead: this.lastRead, meta: this.meta, active: this.active });
   }
 
-  addRoom(name) {
+  addRoom(name, meta) {
     if (!this.rooms.includes(name)) this.rooms.push(name);
+    if (meta) this.meta[name] = meta;
+    this.save();
+  }
+
+  setMeta(name, meta) {
+    if (JSON.stringify(this.meta[name]) === JSON.stringify(meta)) return;
+    this.meta[name] = meta;
     this.save();
   }
 
   removeRoom(name) {
     this.rooms = this.rooms.filter((r) => r !== name);
     delete this.lastRead[name];
+    delete this.meta[name];
     if (this.active === name) this.active = null;
     this.save();
   }

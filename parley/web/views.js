@@ -1,6 +1,6 @@
-// views.js — The small, stateless-looking pieces of the chat screen: the room list in the sidebar
-// (updated in place, so keyboard focus survives new messages), the online list, the typing line,
-// room suggestions and the connection badge text.
+// views.js — The small, stateless-looking pieces of the chat screen: the sidebar's lists of rooms,
+// direct messages and invitations (updated in place, so keyboard focus survives new messages), the
+// online list, the typing line, room suggestions and the connection badge text.
 
 import { avatar } from "./render.js";
 
@@ -11,15 +11,31 @@ export const STATE_TEXT = {
   offline: "Offline",
 };
 
-/** The sidebar's list of joined rooms with unread badges. */
+export const ROLE_LABEL = { owner: "Owner", moderator: "Moderator" };
+
+const LOCK_SVG =
+  '<svg viewBox="0 0 24 24" width="13" height="13" aria-hidden="true"><rect x="5" y="10.5" width="14" height="10" rx="2" fill="currentColor"/><path d="M8 10.5V8a4 4 0 0 1 8 0v2.5" fill="none" stroke="currentColor" stroke-width="2.2"/></svg>';
+
+/** The icon before a room's name: "#" for a public room, a lock for a private one, an avatar for a DM. */
+function roomIcon(kind, label) {
+  if (kind === "dm") return avatar(label || "?", "avatar-small");
+  const icon = document.createElement("span");
+  icon.className = "room-hash";
+  icon.setAttribute("aria-hidden", "true");
+  if (kind === "private") icon.innerHTML = LOCK_SVG; // static markup, no user data
+  else icon.textContent = "#";
+  return icon;
+}
+
+/** A sidebar list of rooms (or direct messages) with unread badges. */
 export class RoomList {
   constructor(ul, onSelect) {
     this.ul = ul;
     this.onSelect = onSelect;
-    this.items = new Map(); // name -> {li, button, badge}
+    this.items = new Map(); // name -> {li, button, badge, count, key}
   }
 
-  /** rooms: [{name, unread, unreadMore}] in display order. */
+  /** rooms: [{name, label, kind: "public"|"private"|"dm", unread, unreadMore}] in display order. */
   render(rooms, active) {
     const keep = new Set(rooms.map((r) => r.name));
     for (const [name, item] of this.items) {
@@ -29,7 +45,18 @@ export class RoomList {
       }
     }
     rooms.forEach((room, index) => {
-      const item = this.items.get(room.name) || this._create(room.name);
+      const key = `${room.kind}\u0000${room.label}`;
+      let item = this.items.get(room.name);
+      if (item && item.key !== key) {
+        // Label or kind changed (a DM's names arrived, a room turned private): rebuild in place.
+        const fresh = this._create(room);
+        const hadFocus = item.button === document.activeElement;
+        item.li.replaceWith(fresh.li);
+        item = fresh;
+        if (hadFocus) item.button.focus();
+      }
+      if (!item) item = this._create(room);
+      this.items.set(room.name, item);
       if (this.ul.children[index] !== item.li) this.ul.insertBefore(item.li, this.ul.children[index] || null);
       if (room.name === active) item.button.setAttribute("aria-current", "true");
       else item.button.removeAttribute("aria-current");
@@ -41,18 +68,23 @@ export class RoomList {
     });
   }
 
-  _create(name) {
+  _create(room) {
     const li = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
     button.className = "room-item";
-    const hash = document.createElement("span");
-    hash.className = "room-hash";
-    hash.setAttribute("aria-hidden", "true");
-    hash.textContent = "#";
+    button.dataset.room = room.name;
     const label = document.createElement("span");
     label.className = "room-item-name";
-    label.textContent = name;
+    label.textContent = room.label;
+    label.title = room.label;
+    const parts = [roomIcon(room.kind, room.label), label];
+    if (room.kind === "private") {
+      const sr = document.createElement("span");
+      sr.className = "visually-hidden";
+      sr.textContent = " (private)";
+      parts.push(sr);
+    }
     const badge = document.createElement("span");
     badge.className = "badge";
     const count = document.createElement("span");
@@ -60,17 +92,62 @@ export class RoomList {
     sr.className = "visually-hidden";
     sr.textContent = " unread";
     badge.append(count, sr);
-    button.append(hash, label, badge);
-    button.addEventListener("click", () => this.onSelect(name));
+    button.append(...parts, badge);
+    button.addEventListener("click", () => this.onSelect(room.name));
     li.append(button);
-    const item = { li, button, badge, count };
-    this.items.set(name, item);
-    return item;
+    return { li, button, badge, count, key: `${room.kind}\u0000${room.label}` };
   }
 }
 
-/** List items for the people online in a room, the signed-in user marked "(you)". */
-export function memberItems(online, me) {
+/** The sidebar's invitations: each with Accept and Decline. */
+export function inviteItems(invites, { onAccept, onDecline, busy }) {
+  return invites.map((inv) => {
+    const li = document.createElement("li");
+    li.className = "invite-item";
+    const head = document.createElement("div");
+    head.className = "invite-head";
+    const label = document.createElement("span");
+    label.className = "room-item-name";
+    label.textContent = inv.label;
+    head.append(roomIcon(inv.kind, inv.label), label);
+    const note = document.createElement("span");
+    note.className = "invite-note";
+    note.textContent = inv.kind === "private" ? "Private room" : "Room";
+    if (inv.topic) note.textContent += ` · ${inv.topic}`;
+    const actions = document.createElement("div");
+    actions.className = "invite-actions";
+    const accept = document.createElement("button");
+    accept.type = "button";
+    accept.className = "button primary small";
+    accept.textContent = "Accept";
+    accept.setAttribute("aria-label", `Accept invitation to ${inv.label}`);
+    accept.addEventListener("click", () => onAccept(inv.name));
+    const decline = document.createElement("button");
+    decline.type = "button";
+    decline.className = "button ghost small";
+    decline.textContent = "Decline";
+    decline.setAttribute("aria-label", `Decline invitation to ${inv.label}`);
+    decline.addEventListener("click", () => onDecline(inv.name));
+    accept.disabled = decline.disabled = busy.has(inv.name);
+    actions.append(accept, decline);
+    li.append(head, note, actions);
+    return li;
+  });
+}
+
+/** A small "Owner" / "Moderator" / "Muted" tag. */
+export function roleTag(text, kind = "") {
+  const tag = document.createElement("span");
+  tag.className = `tag ${kind}`.trim();
+  tag.textContent = text;
+  return tag;
+}
+
+/**
+ * List items for the people online in a room, the signed-in user marked "(you)", with their role when
+ * the member list is known (`roles`: user -> {role, muted}).
+ */
+export function memberItems(online, me, roles = null) {
   return online.map((user) => {
     const li = document.createElement("li");
     li.className = "member";
@@ -84,6 +161,9 @@ export function memberItems(online, me) {
       you.textContent = " (you)";
       li.append(you);
     }
+    const info = roles && roles.get(user);
+    if (info && ROLE_LABEL[info.role]) li.append(roleTag(ROLE_LABEL[info.role], info.role));
+    if (info && info.muted) li.append(roleTag("Muted", "muted-tag"));
     const dot = document.createElement("span");
     dot.className = "presence-dot";
     dot.setAttribute("aria-hidden", "true");
@@ -100,13 +180,14 @@ export function typingText(names) {
   return "";
 }
 
-/** Buttons for rooms on the server the user has not joined (shown when no room is open). */
+/** Buttons for public rooms the user has not joined (shown when no room is open). */
 export function roomChips(rooms, onJoin) {
   return rooms.map((r) => {
     const b = document.createElement("button");
     b.type = "button";
     b.className = "chip";
     b.textContent = `#${r.name}`;
+    if (r.topic) b.title = r.topic;
     b.addEventListener("click", () => onJoin(r.name));
     return b;
   });

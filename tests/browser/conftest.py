@@ -43,6 +43,13 @@ class ChatServer:
         assert status == expect, f"{method} {path} -> {status}: {payload}"
         return payload
 
+    def call_status(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        """One REST call whatever its answer: (status, body)."""
+        return http(method, self.url + path, body, token=token)
+
+    def login(self, username: str, password: str = PASSWORD) -> str:
+        return self.call("POST", "/api/login", {"username": username, "password": password})["token"]
+
     def register(self, username: str) -> str:
         body = {"username": username, "password": PASSWORD}
         return self.call("POST", "/api/register", body, expect=201)["token"]
@@ -51,8 +58,8 @@ class ChatServer:
         body = {"text": text, "client_id": client_id}
         return self.call("POST", f"/api/rooms/{room}/messages", body, token=token, expect=201)
 
-    def messages(self, token: str, room: str, limit: int = 100) -> list[dict]:
-        """Every stored message of `room`, oldest first."""
+    def events(self, token: str, room: str, limit: int = 100) -> list[dict]:
+        """Every stored event of `room` (messages, membership, topic), oldest first."""
         out: list[dict] = []
         after = 0
         while True:
@@ -61,6 +68,10 @@ class ChatServer:
             if len(page["messages"]) < limit:
                 return out
             after = out[-1]["seq"]
+
+    def messages(self, token: str, room: str, limit: int = 100) -> list[dict]:
+        """Every stored message of `room`, oldest first (the room's other events left out)."""
+        return [e for e in self.events(token, room, limit) if e.get("type", "message") == "message"]
 
 
 @pytest.fixture

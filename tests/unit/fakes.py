@@ -16,7 +16,23 @@ import msgspec
 from parley.protocol import Outbound
 from parley.protocol.events import RoomEvent, build
 from parley.protocol.frames import Message
-from parley.store import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, User, UserExists
+from parley.store import (
+    BadInvite,
+    ChangeConflict,
+    Invite,
+    MyRoom,
+    NewEvent,
+    RoomChange,
+    RoomExists,
+    RoomInfo,
+    RoomRecord,
+    Saved,
+    Standing,
+    Store,
+    StoreUnavailable,
+    User,
+    UserExists,
+)
 from parley.transports.sink import Disconnect
 
 WAIT = 1.0  # seconds any single wait in a unit test may take before it fails (nothing here should come close)
@@ -74,6 +90,11 @@ class FakeStore(Store):
     """An honest in-memory Store: per-room gap-free seqs, duplicates by (sender, client_id) (within a batch
     too), one batch is all-or-nothing, names compared case-insensitively.
 
+    Rooms: `records` holds rooms made explicitly (create_room, or a test); any other name is a public room
+    that exists (as before rooms had members), and in such a room every user counts as a plain member
+    unless `standings` says otherwise. So engine tests of fan-out and catch-up join rooms without
+    membership events, and access tests set up private rooms and standings explicitly.
+
     Test hooks:
       down = True                  every call raises StoreUnavailable (after passing its gate, if any)
       fail_next[method] = n        the next n calls of `method` raise StoreUnavailable
@@ -90,6 +111,10 @@ class FakeStore(Store):
         self.logs: dict[str, list[RoomEvent]] = {}
         self.by_key: dict[tuple[str, str], RoomEvent] = {}
         self.users: dict[str, User] = {}
+        self.records: dict[str, RoomRecord] = {}
+        self.standings: dict[tuple[str, str], Standing | None] = {}  # None: explicitly an outsider
+        self.read: dict[tuple[str, str], int] = {}
+        self.invite_codes: dict[str, Invite] = {}
         self.secrets: dict[str, bytes] = {}
         self.is_open = False
         self.down = False
@@ -172,12 +197,122 @@ class FakeStore(Store):
     async def ping(self) -> None:
         await self._enter("ping")
 
-    async def create_user(self, name: str, password_hash: str) -> User:
+    async def create_user(self, name: str, password_hash: str, admin: bool = False, invite: str | None = None) -> User:
         await self._enter("create_user")
         if name.lower() in self.users:
             raise UserExists(name)
-        user = self.users[name.lower()] = User(id=len(self.users) + 1, name=name, password_hash=password_hash)
+        if invite is not None:
+            found = self.invite_codes.get(invite)
+            if found is None or found.uses_left < 1:
+                raise BadInvite(invite)
+            self.invite_codes[invite] = Invite(found.code, found.created_by, found.expires_ms, found.uses_left - 1)
+        user = self.users[name.lower()] = User(id=len(self.users) + 1, name=name, password_hash=password_hash,
+                                               admin=admin)
         return user
+
+    async def update_user(self, name: str, *, admin: bool | None = None, password_hash: str | None = None,
+                          revoke: bool = False) -> User | None:
+        await self._enter("update_user")
+        user = self.users.get(name.lower())
+        if user is None:
+            return None
+        user = User(id=user.id, name=user.name, password_hash=password_hash or user.password_hash,
+                    admin=user.admin if admin is None else admin,
+                    token_gen=user.token_gen + (1 if revoke or password_hash else 0))
+        self.users[name.lower()] = user
+        return user
+
+    async def token_gens(self, names: list[str]) -> dict[str, int]:
+        await self._enter("token_gens")
+        return {n: self.users[n.lower()].token_gen for n in names if n.lower() in self.users}
+
+    async def find_users(self, prefix: str, limit: int) -> list[str]:
+        return sorted((u.name for k, u in self.users.items() if k.startswith(prefix.lower())), key=str.lower)[:limit]
+
+    async def create_invite(self, invite: Invite) -> None:
+        self.invite_codes[invite.code] = invite
+
+    async def invites(self, now_ms: int) -> list[Invite]:
+        return [i for i in self.invite_codes.values() if i.uses_left > 0 and i.expires_ms > now_ms]
+
+    async def delete_invite(self, code: str) -> bool:
+        return self.invite_codes.pop(code, None) is not None
+
+    # rooms and members -------------------------------------------------------------------------------
+
+    def _record(self, name: str) -> RoomRecord:
+        return self.records.get(name) or RoomRecord(name=name, visibility="public", topic="", last_seq=self.head(name))
+
+    def _standing(self, room: str, user: str) -> Standing | None:
+        if (room, user) in self.standings:
+            return self.standings[(room, user)]
+        return Standing(state="member") if room not in self.records else None
+
+    async def room(self, name: str) -> RoomRecord | None:
+        await self._enter("room")
+        return self._record(name)
+
+    async def standing(self, room: str, user: str) -> Standing | None:
+        await self._enter("standing")
+        return self._standing(room, user)
+
+    async def members(self, room: str) -> list[tuple[str, Standing]]:
+        await self._enter("members")
+        return sorted((u, s) for (r, u), s in self.standings.items() if r == room and s is not None)
+
+    async def my_rooms(self, user: str) -> list[MyRoom]:
+        await self._enter("my_rooms")
+        out = []
+        for (room, u), s in sorted(self.standings.items()):
+            if u == user and s is not None and s.state in ("member", "invited"):
+                r = self._record(room)
+                read = self.read.get((room, user), 0)
+                unread = sum(1 for e in self.logs.get(room, []) if e.seq > read and isinstance(e, Message)
+                             and e.sender != user)
+                out.append(MyRoom(room, r.visibility, r.topic, s.state, s.role, s.muted, self.head(room), read,
+                                  unread if s.state == "member" else 0))
+        return out
+
+    async def create_room(self, record: RoomRecord, standings: dict[str, Standing],
+                          events: list[NewEvent]) -> list[Saved]:
+        await self._enter("create_room")
+        if record.name in self.records:
+            raise RoomExists(record.name)
+        self.records[record.name] = record
+        for user, standing in standings.items():
+            self.standings[(record.name, user)] = standing
+        return self._commit(events)
+
+    async def apply(self, change: RoomChange) -> Saved | None:
+        await self._enter("apply")
+        room = change.room
+        if change.user is not None:
+            if self._standing(room, change.user) != change.expected:
+                raise ChangeConflict(change.user)
+            self.standings[(room, change.user)] = change.standing
+            if change.keep_owner and not any(r == room and s is not None and s.state == "member" and s.role == "owner"
+                                             for (r, _), s in self.standings.items()):
+                self.standings[(room, change.user)] = change.expected
+                raise ChangeConflict(room)
+        r = self._record(room)
+        if change.topic is not None or change.visibility is not None:
+            self.records[room] = RoomRecord(room, change.visibility or r.visibility,
+                                            r.topic if change.topic is None else change.topic, r.last_seq)
+        if change.purge:
+            self.logs[room] = []
+            for key in [k for k in self.standings if k[0] == room]:
+                del self.standings[key]
+        return self._commit([change.event])[0] if change.event is not None else None
+
+    async def set_read(self, room: str, user: str, seq: int) -> None:
+        await self._enter("set_read")
+        self.read[(room, user)] = max(self.read.get((room, user), 0), seq)
+
+    async def directory(self, after: str | None, limit: int) -> list[RoomInfo]:
+        await self._enter("directory")
+        names = sorted(n for n in set(self.logs) | set(self.records)
+                       if self._record(n).visibility == "public" and (after is None or n > after))
+        return [RoomInfo(name=n, last_seq=self.head(n)) for n in names[:limit]]
 
     async def get_user(self, name: str) -> User | None:
         await self._enter("get_user")
@@ -196,7 +331,7 @@ class FakeStore(Store):
         self.logs.setdefault(room, [])
         return self.head(room)
 
-    async def rooms(self) -> list[RoomInfo]:
+    async def rooms(self, after: str | None = None, limit: int | None = None) -> list[RoomInfo]:
         await self._enter("rooms")
         return [RoomInfo(name=name, last_seq=self.head(name)) for name in sorted(self.logs)]
 

@@ -14,8 +14,9 @@ import pytest
 import parley.session.catchup
 from parley.broker.memory import MemoryBroker
 from parley.config import Settings
-from parley.service import Action, ChatService, RoomPolicy
+from parley.service import ChatService
 from parley.session import Session
+from parley.store import RoomRecord, Standing, User
 from tests.unit.fakes import FakeSink, FakeStore, eventually, settle
 
 pytestmark = pytest.mark.timeout(5)
@@ -36,8 +37,7 @@ class Client:
         self.session.handle(msgspec.json.encode(frame))
 
     def auth(self) -> None:
-        assert self.chat.service.tokens is not None
-        self.send(type="auth", token=self.chat.service.issue_token(self.user))
+        self.send(type="auth", token=self.chat.token(self.user))
 
     async def caught_up(self, room: str = ROOM) -> None:
         await eventually(lambda: room not in self.session.catching_up, f"{self.user}'s join of {room}")
@@ -58,6 +58,13 @@ class Chat:
         self.store = store
         self.clients: list[Client] = []
 
+    def token(self, user: str) -> str:
+        """A token of `user`, an account of the store that the service has just seen (no store round trip)."""
+        account = self.store.users.setdefault(user.lower(), User(id=len(self.store.users) + 1, name=user,
+                                                                 password_hash="-"))
+        self.service.accounts.remember(account)
+        return self.service.accounts.issue_token(user)
+
     def client(self, user: str, auth: bool = True) -> Client:
         c = Client(self, user)
         self.clients.append(c)
@@ -74,10 +81,9 @@ MakeChat = Callable[..., Awaitable[Chat]]
 async def make_chat() -> AsyncIterator[MakeChat]:
     chats: list[Chat] = []
 
-    async def make(policy: RoomPolicy | None = None, **settings: Any) -> Chat:
+    async def make(**settings: Any) -> Chat:
         store = FakeStore()
-        service = ChatService(Settings(**{"rate": 0, **settings}), store=store, broker=MemoryBroker(),
-                              policy=policy)
+        service = ChatService(Settings(**{"rate": 0, **settings}), store=store, broker=MemoryBroker())
         await service.start()
         chat = Chat(service, store)
         chats.append(chat)
@@ -125,16 +131,16 @@ async def test_frames_before_auth_are_unauthenticated(chat: Chat) -> None:
 async def test_auth_of_an_account_not_seen_lately_is_confirmed_first(chat: Chat) -> None:
     """A validly signed token whose account the service has not seen lately: frames that follow `auth` wait
     until the store confirms the account, then run in order; a deleted account is refused."""
-    assert chat.service.tokens is not None
+    assert chat.service.accounts.tokens is not None
     await chat.store.create_user("carol", "hash")
     c = chat.client("carol", auth=False)
-    c.send(type="auth", token=chat.service.tokens.issue("carol")[0], ref="a")
+    c.send(type="auth", token=chat.service.accounts.tokens.issue("carol")[0], ref="a")
     c.send(type="ping", ref="p1")
     c.send(type="ping", ref="p2")
     await c.next("pong", 2)
     assert [(f["type"], f.get("ref")) for f in c.sink.frames] == [("ready", "a"), ("pong", "p1"), ("pong", "p2")]
     ghost = chat.client("ghost", auth=False)
-    ghost.send(type="auth", token=chat.service.tokens.issue("ghost")[0], ref="g")
+    ghost.send(type="auth", token=chat.service.accounts.tokens.issue("ghost")[0], ref="g")
     ghost.send(type="ping", ref="never")
     await eventually(lambda: ghost.sink.closed is not None, "the ghost's connection to close")
     assert [(f["type"], f.get("code")) for f in ghost.sink.frames] == [("error", "unauthenticated")]
@@ -143,11 +149,11 @@ async def test_auth_of_an_account_not_seen_lately_is_confirmed_first(chat: Chat)
 
 async def test_a_session_ended_while_its_account_is_confirmed_does_not_start(chat: Chat) -> None:
     """The store is slow to confirm the account and the connection is ended meanwhile: nothing held runs."""
-    assert chat.service.tokens is not None
+    assert chat.service.accounts.tokens is not None
     await chat.store.create_user("dave", "hash")
     gate = chat.store.block("get_user")
     c = chat.client("dave", auth=False)
-    c.send(type="auth", token=chat.service.tokens.issue("dave")[0], ref="a")
+    c.send(type="auth", token=chat.service.accounts.tokens.issue("dave")[0], ref="a")
     c.send(type="join", room=ROOM, ref="j")
     await gate.reached()
     c.session.handle_timeout()  # as the server's auth timer would, if it fired now
@@ -159,8 +165,8 @@ async def test_a_session_ended_while_its_account_is_confirmed_does_not_start(cha
 
 async def test_auth_then_ready(chat: Chat) -> None:
     c = chat.client("alice", auth=False)
-    assert chat.service.tokens is not None
-    c.send(type="auth", token=chat.service.issue_token("alice"), ref="a")
+    assert chat.service.accounts.tokens is not None
+    c.send(type="auth", token=chat.token("alice"), ref="a")
     assert c.sink.frames == [{"type": "ready", "user": "alice", "heartbeat": 20.0, "max_text": 4000,
                               "server": "parley", "ref": "a"}]
     c.send(type="auth", token="x", ref="b")
@@ -180,7 +186,7 @@ async def test_bad_token_is_refused_and_closes(chat: Chat) -> None:
 
 
 async def test_registered_user_authenticates(chat: Chat) -> None:
-    token, user, _ = await chat.service.register("Dora", "correct-horse-1")
+    token, user, _ = await chat.service.accounts.register("Dora", "correct-horse-1")
     c = chat.client("x", auth=False)
     c.send(type="auth", token=token)
     assert c.sink.frames[-1]["type"] == "ready" and c.sink.frames[-1]["user"] == user == "Dora"
@@ -310,7 +316,7 @@ async def test_join_twice_while_catching_up_is_refused(chat: Chat) -> None:
 
 async def test_join_when_the_store_is_down_is_unavailable(chat: Chat) -> None:
     alice = chat.client("alice")
-    chat.store.fail_next["ensure_room"] = 1
+    chat.store.fail_next["room"] = 1
     alice.send(type="join", room=ROOM, ref=1)
     await alice.caught_up()
     assert alice.sink.errors() == ["unavailable"]
@@ -427,60 +433,54 @@ async def test_close_leaves_every_room(chat: Chat) -> None:
 # room policy ------------------------------------------------------------------------------------
 
 
-class Deny(RoomPolicy):
-    """Denies `actions` in room "secret" to everyone but bob."""
-
-    def __init__(self, *actions: Action) -> None:
-        self.actions = set(actions)
-
-    def can(self, user: str, room: str, action: Action) -> bool:
-        return not (room == "secret" and user != "bob" and action in self.actions)
+def private(store: FakeStore, room: str = "secret", **standings: Standing) -> None:
+    """Make `room` a private room with the given standings (bob a plain member unless given)."""
+    store.records[room] = RoomRecord(name=room, visibility="private", topic="", last_seq=0)
+    for user, standing in {"bob": Standing(state="member"), **standings}.items():
+        store.standings[(room, user)] = standing
 
 
-async def test_policy_denied_join_is_not_found(make_chat: MakeChat) -> None:
-    chat = await make_chat(policy=Deny(*Action))
+async def test_outsider_join_of_a_private_room_is_not_found(chat: Chat) -> None:
+    private(chat.store)
     mallory = chat.client("mallory")
     mallory.send(type="join", room="secret", ref="j")
     await mallory.caught_up("secret")
-    assert [(f["code"], f["ref"]) for f in mallory.sink.of("error")] == [("not_found", "j")]
+    assert [(f["code"], f["ref"], f["message"]) for f in mallory.sink.of("error")] == [
+        ("not_found", "j", "room 'secret' not found")]
     assert mallory.sink.of("joined") == [] and mallory.session.rooms == set()
     mallory.send(type="send", room="secret", text="hi")
     assert mallory.sink.errors()[-1] == "not_joined"
-    assert chat.store.calls["ensure_room"] == 0 and chat.service.rooms_active == 0
+    assert chat.store.calls["create_room"] == 0 and chat.service.rooms_active == 0
     await mallory.join("open")  # other rooms are not affected
     assert mallory.sink.of("joined")[0]["room"] == "open"
 
 
-async def test_policy_denied_read_makes_history_not_found(make_chat: MakeChat) -> None:
-    chat = await make_chat(policy=Deny(Action.READ))
-    preload(chat.store, 3, room="secret")
-    mallory = chat.client("mallory")
-    await mallory.join("secret")  # may listen, may not read the log
-    mallory.send(type="history", room="secret", ref="h")
-    err = await mallory.next("error")
-    assert (err["code"], err["ref"]) == ("not_found", "h")
-    assert mallory.sink.of("history") == []
-    other = chat.client("mallory")
-    other.send(type="join", room="secret", since=0, ref="j")  # a replay reads the log too
-    await other.caught_up("secret")
-    assert other.sink.errors() == ["not_found"] and other.sink.seqs() == []
+async def test_banned_user_may_not_join_a_public_room(chat: Chat) -> None:
+    chat.store.standings[(ROOM, "mallory")] = Standing(state="banned")
+    bob, mallory = chat.client("bob"), chat.client("mallory")
+    await bob.join()
+    mallory.send(type="join", room=ROOM, since=0, ref="j")
+    await mallory.caught_up()
+    assert [(f["code"], f["ref"]) for f in mallory.sink.of("error")] == [("forbidden", "j")]
+    assert mallory.sink.seqs() == [] and bob.sink.of("presence") == []
 
 
-async def test_policy_denied_send_stores_nothing(make_chat: MakeChat) -> None:
-    chat = await make_chat(policy=Deny(Action.SEND, Action.TYPE))
+async def test_muted_member_cannot_send_or_type(chat: Chat) -> None:
+    private(chat.store, mallory=Standing(state="member", muted=True))
     bob, mallory = chat.client("bob"), chat.client("mallory")
     await bob.join("secret")
     await mallory.join("secret")
     mallory.send(type="send", room="secret", text="hi", ref=1)
+    await mallory.next("error")
     mallory.send(type="typing", room="secret", ref=2)
-    assert [(f["code"], f["ref"]) for f in mallory.sink.of("error")] == [("not_found", 1), ("not_found", 2)]
     await settle()
+    assert [(f["code"], f["ref"]) for f in mallory.sink.of("error")] == [("forbidden", 1), ("forbidden", 2)]
     assert chat.store.batches == [] and mallory.sink.of("ack") == []
     assert bob.sink.seqs() == [] and bob.sink.of("typing") == []
 
 
-async def test_policy_denied_join_is_not_seen_by_members(make_chat: MakeChat) -> None:
-    chat = await make_chat(policy=Deny(*Action))
+async def test_outsider_join_is_not_seen_by_members(chat: Chat) -> None:
+    private(chat.store)
     bob = chat.client("bob")
     await bob.join("secret")
     mallory = chat.client("mallory")
@@ -488,3 +488,31 @@ async def test_policy_denied_join_is_not_seen_by_members(make_chat: MakeChat) ->
     await mallory.caught_up("secret")
     assert mallory.sink.errors() == ["not_found"]
     assert bob.sink.of("presence") == []
+
+
+async def test_invited_user_joins_and_everyone_sees_the_event(chat: Chat) -> None:
+    private(chat.store, carol=Standing(state="invited"))
+    bob, carol = chat.client("bob"), chat.client("carol")
+    await bob.join("secret")
+    await carol.join("secret")
+    event = await bob.next("member")
+    assert (event["user"], event["action"], event["seq"]) == ("carol", "joined", 1)
+    assert chat.store.standings[("secret", "carol")] == Standing(state="member")
+
+
+async def test_kicked_member_is_removed_and_gets_nothing_more(chat: Chat) -> None:
+    private(chat.store, alice=Standing(state="member", role="owner"))
+    alice, bob = chat.client("alice"), chat.client("bob")
+    await alice.join("secret")
+    await bob.join("secret")
+    alice.send(type="manage", room="secret", action="kick", user="bob", reason="spam", ref="k")
+    done = await alice.next("managed")
+    assert (done["ref"], done["seq"]) == ("k", 1)
+    removed = await bob.next("removed")
+    assert removed == {"type": "removed", "room": "secret", "reason": "kicked", "by": "alice"}
+    assert [f["type"] for f in bob.sink.frames][-2:] == ["member", "removed"]
+    assert "secret" not in bob.session.rooms
+    alice.send(type="send", room="secret", text="after the kick")
+    await alice.next("ack")
+    await settle()
+    assert [f["type"] for f in bob.sink.frames][-2:] == ["member", "removed"]  # nothing after

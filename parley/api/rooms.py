@@ -1,0 +1,148 @@
+"""REST routes for rooms: the directory, creating rooms and DMs, members and moderation, read markers, history,
+and posting messages from backends and bots. Every route goes through the same service calls, and so the
+same room policy, as the WebSocket frames."""
+
+from dataclasses import asdict
+
+from aiohttp import web
+
+from parley.api.common import (
+    ROOMS_PAGE_DEFAULT,
+    ROOMS_PAGE_MAX,
+    SERVICE,
+    caller,
+    fail,
+    int_param,
+    json_response,
+    no_content,
+    read_body,
+    room_param,
+)
+from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, valid_client_id, valid_room
+from parley.service.rooms import RoomView
+
+
+def _view(view: RoomView) -> dict[str, object]:
+    return asdict(view)
+
+
+async def directory(request: web.Request) -> web.Response:
+    await caller(request)
+    after = request.query.get("after")
+    if after is not None and not valid_room(after):
+        raise fail(400, "bad_request", "after must be a room name (the `next` of the previous page)")
+    limit = int_param(request, "limit", ROOMS_PAGE_DEFAULT, 1) or 1
+    if limit > ROOMS_PAGE_MAX:
+        raise fail(400, "bad_request", f"limit must be at most {ROOMS_PAGE_MAX}")
+    rooms, following = await request.app[SERVICE].directory(after, limit)
+    return json_response({"rooms": [{"name": r.name, "topic": r.topic, "members": r.members, "last_seq": r.last_seq}
+                                    for r in rooms], "next": following})
+
+
+async def create_room(request: web.Request) -> web.Response:
+    user = await caller(request)
+    body = await read_body(request)
+    view = await request.app[SERVICE].rooms.create(user, body.get("name"), body.get("visibility", "public"),
+                                                   body.get("topic", ""))
+    return json_response(_view(view), status=201)
+
+
+async def view_room(request: web.Request) -> web.Response:
+    user = await caller(request)
+    return json_response(_view(await request.app[SERVICE].rooms.view(user, room_param(request))))
+
+
+async def room_members(request: web.Request) -> web.Response:
+    user = await caller(request)
+    return json_response(await request.app[SERVICE].rooms.members(user, room_param(request)))
+
+
+async def join_room(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room = room_param(request)
+    rooms = request.app[SERVICE].rooms
+    await rooms.become_member(user, room)
+    return json_response(_view(await rooms.view(user, room)))
+
+
+async def manage(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room = room_param(request)
+    body = await read_body(request)
+    seq = await request.app[SERVICE].rooms.manage(user, room, body.get("action"), body.get("user"), body.get("role"),
+                                                  body.get("topic"), body.get("reason"))
+    return json_response({"seq": seq})
+
+
+async def delete_room(request: web.Request) -> web.Response:
+    user = await caller(request)
+    await request.app[SERVICE].rooms.manage(user, room_param(request), "delete")
+    return no_content()
+
+
+async def mark_read(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room = room_param(request)
+    body = await read_body(request)
+    seq = body.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
+        raise fail(400, "bad_request", "seq must be a non-negative integer")
+    await request.app[SERVICE].rooms.mark_read(user, room, seq)
+    return no_content()
+
+
+async def open_dm(request: web.Request) -> web.Response:
+    user = await caller(request)
+    body = await read_body(request)
+    view, new = await request.app[SERVICE].rooms.open_dm(user, body.get("users"))
+    return json_response(_view(view), status=201 if new else 200)
+
+
+async def my_rooms(request: web.Request) -> web.Response:
+    user = await caller(request)
+    return json_response({"rooms": await request.app[SERVICE].rooms.mine(user)})
+
+
+async def room_messages(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room = room_param(request)
+    service = request.app[SERVICE]
+    limit = min(int_param(request, "limit", HISTORY_LIMIT_DEFAULT, 1) or 1, HISTORY_LIMIT_MAX)
+    after = int_param(request, "after", None, 0)
+    before = int_param(request, "before", None, 0)
+    if after is not None and before is not None:
+        raise fail(400, "bad_request", "give after or before, not both")
+    if after is not None:
+        events = await service.events_after(user, room, after, limit)
+    else:
+        events = await service.history(user, room, before, limit)
+    return json_response({"messages": events})
+
+
+async def post_message(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room = room_param(request)
+    body = await read_body(request)
+    service = request.app[SERVICE]
+    text, client_id = body.get("text"), body.get("client_id")
+    if not isinstance(text, str) or not text:
+        raise fail(400, "bad_request", "text must be a non-empty string")
+    if client_id is not None and not valid_client_id(client_id):
+        raise fail(400, "bad_request", "client_id must be a string of 1-128 characters, without U+0000")
+    saved = await service.post_wait(user, room, text, client_id)
+    return json_response(saved.event, status=200 if saved.duplicate else 201)
+
+
+def add_room_routes(app: web.Application) -> None:
+    app.router.add_get("/api/rooms", directory)
+    app.router.add_post("/api/rooms", create_room)
+    app.router.add_get("/api/rooms/{room}", view_room)
+    app.router.add_delete("/api/rooms/{room}", delete_room)
+    app.router.add_get("/api/rooms/{room}/members", room_members)
+    app.router.add_post("/api/rooms/{room}/join", join_room)
+    app.router.add_post("/api/rooms/{room}/manage", manage)
+    app.router.add_post("/api/rooms/{room}/read", mark_read)
+    app.router.add_get("/api/rooms/{room}/messages", room_messages)
+    app.router.add_post("/api/rooms/{room}/messages", post_message)
+    app.router.add_post("/api/dms", open_dm)
+    app.router.add_get("/api/me/rooms", my_rooms)
