@@ -28,7 +28,7 @@ from parley.service.limits import JOIN_BURST, JOIN_RATE, UserLimits
 from parley.service.policy import Action, Refused, decide
 from parley.service.rooms import Rooms
 from parley.session.registry import SessionRegistry
-from parley.store import NewEvent, RoomInfo, Saved, Store, StoreUnavailable, store_for_url
+from parley.store import NewEvent, RoomInfo, RoomRecord, Saved, Standing, Store, StoreUnavailable, store_for_url
 from parley.store.committer import GroupCommitter
 
 log = logging.getLogger("parley")
@@ -130,10 +130,14 @@ class ChatService:
 
     # rooms ----------------------------------------------------------------------------------------
 
-    async def authorize(self, user: str, room: str, action: Action) -> None:
-        """Raise Refused unless the room policy lets `user` do `action` in `room` now."""
+    async def authorize(self, user: str, room: str, action: Action) -> tuple[RoomRecord, Standing | None, bool]:
+        """Raise Refused unless the room policy lets `user` do `action` in `room` now; what it decided on: the
+        room, `user`'s standing there and whether they are an admin."""
         record, standing = await self.access.load(room, user)
-        decide(action, record, room, standing, await self.accounts.admin(user))
+        admin = await self.accounts.admin(user)
+        decide(action, record, room, standing, admin)
+        assert record is not None  # decide refuses a room that does not exist
+        return record, standing, admin
 
     def allowed_now(self, user: str, room: str, action: Action) -> bool | None:
         """From memory, without waiting: raise Refused if `action` is refused, True if allowed, None if what

@@ -153,14 +153,18 @@ class Rooms:
             raise Refused(ErrorCode.RATE_LIMITED, "too many new rooms; join an existing one or try again later")
         record = RoomRecord(name=room, visibility="public", topic="", last_seq=0)
         try:
-            saved = await self._store.create_room(record, {user: OWNER},
-                                                  [self._member_event(room, user, user, MemberAction.CREATED)])
+            await self._create(record, {user: OWNER}, [self._member_event(room, user, user, MemberAction.CREATED)])
         except RoomExists:  # made meanwhile, by someone else
             service.access.forget(room)
-            return
+
+    async def _create(self, record: RoomRecord, standings: dict[str, Standing], events: list[NewEvent]) -> list[Saved]:
+        """Store a new room with its first members and events (RoomExists if the name is taken), and publish
+        them: the events to the room, the room itself to every node's access cache."""
+        saved = await self._store.create_room(record, standings, events)
         for s in saved:
             self._publish(s)
-        self._broker.publish_access(room, "")
+        self._broker.publish_access(record.name, "")
+        return saved
 
     # creating ---------------------------------------------------------------------------------------
 
@@ -185,12 +189,9 @@ class Rooms:
             events.append(NewEvent(room=name, sender=user, text=topic, client_id=uuid.uuid4().hex,
                                    kind=EventKind.TOPIC))
         try:
-            saved = await self._store.create_room(RoomRecord(name, visibility, topic, 0), {user: OWNER}, events)
+            saved = await self._create(RoomRecord(name, visibility, topic, 0), {user: OWNER}, events)
         except RoomExists:
             raise Refused(ErrorCode.CONFLICT, f"the name {name!r} is not available") from None
-        for s in saved:
-            self._publish(s)
-        self._broker.publish_access(name, "")
         return RoomView(name=name, visibility=visibility, topic=topic, members=1, last_seq=saved[-1].event.seq,
                         state="member", role="owner", muted=False)
 
@@ -212,8 +213,8 @@ class Rooms:
         people = sorted([user, *names.values()], key=str.lower)
         room = dm_name(people)
         try:
-            saved = await self._store.create_room(RoomRecord(room, "dm", "", 0), dict.fromkeys(people, MEMBER),
-                                                  [self._member_event(room, user, user, MemberAction.CREATED)])
+            await self._create(RoomRecord(room, "dm", "", 0), dict.fromkeys(people, MEMBER),
+                               [self._member_event(room, user, user, MemberAction.CREATED)])
         except RoomExists:
             standing = await self._store.standing(room, user)
             if standing is None or standing.state != "member":  # they had left: back in
@@ -221,9 +222,6 @@ class Rooms:
                                              event=self._member_event(room, user, user, MemberAction.JOINED)))
                 self._broker.publish_access(room, user)
             return await self.view(user, room), False
-        for s in saved:
-            self._publish(s)
-        self._broker.publish_access(room, "")
         for person in people:
             self._broker.publish_access(room, person)  # each member's devices learn of the conversation
         return await self.view(user, room), True
@@ -231,11 +229,7 @@ class Rooms:
     # looking ----------------------------------------------------------------------------------------
 
     async def view(self, user: str, room: str) -> RoomView:
-        service = self._service
-        admin = await service.accounts.admin(user)
-        record, standing = await service.access.load(room, user)
-        decide(Action.LIST, record, room, standing, admin)
-        assert record is not None
+        record, standing, _ = await self._service.authorize(user, room, Action.LIST)
         rows = await self._store.members(room)
         joined = [name for name, s in rows if s.state == "member"]
         return RoomView(name=room, visibility=record.visibility, topic=record.topic, members=len(joined),
@@ -246,10 +240,7 @@ class Rooms:
 
     async def members(self, user: str, room: str) -> dict[str, list[dict[str, object]]]:
         """Who is in `room` (and, for its moderators, who is invited and banned)."""
-        service = self._service
-        admin = await service.accounts.admin(user)
-        record, standing = await service.access.load(room, user)
-        decide(Action.READ, record, room, standing, admin)
+        _, standing, admin = await self._service.authorize(user, room, Action.READ)
         moderator = admin or (standing is not None and standing.state == "member"
                               and RANK.get(standing.role, 0) >= RANK["moderator"])
         out: dict[str, list[dict[str, object]]] = {"members": [], "invited": [], "banned": []}

@@ -51,6 +51,17 @@ _EVENT_COLS = tuple(events.c[name] for name in EVENT_COLUMNS)
 _USER_COLS = (users.c.id, users.c.name, users.c.password_hash, users.c.admin, users.c.token_gen)
 
 
+def _user_of(row: Any) -> User | None:
+    """A User from a row of _USER_COLS."""
+    return User(id=row[0], name=row[1], password_hash=row[2], admin=bool(row[3]), token_gen=row[4]) if row else None
+
+
+async def _standing(conn: AsyncConnection, room: str, user: str) -> Standing | None:
+    row = (await conn.execute(select(members.c.state, members.c.role, members.c.muted)
+                              .where(and_(members.c.room == room, members.c.username == user)))).first()
+    return Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
+
+
 HEALTH_KEY = "healthz"  # the settings row /healthz rewrites to prove the store takes writes
 
 
@@ -160,7 +171,7 @@ class SqlStore(Store):
     async def get_user(self, name: str) -> User | None:
         async with self._begin() as conn:
             row = (await conn.execute(select(*_USER_COLS).where(users.c.name_key == name.lower()))).first()
-        return User(id=row[0], name=row[1], password_hash=row[2], admin=bool(row[3]), token_gen=row[4]) if row else None
+        return _user_of(row)
 
     async def update_user(self, name: str, *, admin: bool | None = None, password_hash: str | None = None,
                           revoke: bool = False) -> User | None:
@@ -175,7 +186,7 @@ class SqlStore(Store):
             if values:
                 await conn.execute(update(users).where(users.c.name_key == name.lower()).values(**values))
             row = (await conn.execute(select(*_USER_COLS).where(users.c.name_key == name.lower()))).first()
-        return User(id=row[0], name=row[1], password_hash=row[2], admin=bool(row[3]), token_gen=row[4]) if row else None
+        return _user_of(row)
 
     async def token_gens(self, names: list[str]) -> dict[str, int]:
         by_key = {n.lower(): n for n in names}
@@ -260,9 +271,7 @@ class SqlStore(Store):
 
     async def standing(self, room: str, user: str) -> Standing | None:
         async with self._begin() as conn:
-            row = (await conn.execute(select(members.c.state, members.c.role, members.c.muted)
-                                      .where(and_(members.c.room == room, members.c.username == user)))).first()
-        return Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
+            return await _standing(conn, room, user)
 
     async def members(self, room: str) -> list[tuple[str, Standing]]:
         async with self._begin() as conn:
@@ -318,17 +327,14 @@ class SqlStore(Store):
             if saved is None:
                 await conn.execute(update(rooms).where(rooms.c.name == room).values(last_seq=rooms.c.last_seq))
             if change.user is not None:
-                row = (await conn.execute(select(members.c.state, members.c.role, members.c.muted)
-                                          .where(and_(members.c.room == room, members.c.username == change.user))
-                                          )).first()
-                now = Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
+                now = await _standing(conn, room, change.user)
                 if now != change.expected:
                     raise ChangeConflict(f"{change.user}'s standing in {room} changed meanwhile")
                 who = and_(members.c.room == room, members.c.username == change.user)
                 new = change.standing
                 if new is None:
                     await conn.execute(delete(members).where(who))
-                elif row is None:
+                elif now is None:
                     await conn.execute(insert(members).values(room=room, username=change.user, state=new.state,
                                                               role=new.role, muted=int(new.muted)))
                 else:

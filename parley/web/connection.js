@@ -26,6 +26,16 @@ export function backoffDelay(attempt) {
   return cap / 2 + Math.random() * (cap / 2);
 }
 
+/** Close `ws` without hearing from it again (its handlers are removed first). */
+function silence(ws, code, reason) {
+  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closed
+  }
+}
+
 export class Connection {
   /**
    * @param {object} opts
@@ -87,12 +97,7 @@ export class Connection {
     if (this.ws) {
       const ws = this.ws;
       this.ws = null;
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try {
-        ws.close(1000, "bye");
-      } catch {
-        // already closed
-      }
+      silence(ws, 1000, "bye");
     }
     this.ready = false;
   }
@@ -144,12 +149,7 @@ export class Connection {
     if (this.ws) {
       const ws = this.ws;
       this.ws = null;
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try {
-        ws.close(1000, "reconnect");
-      } catch {
-        // already closed
-      }
+      silence(ws, 1000, "reconnect");
       if (this.ready) {
         this.ready = false;
         this._setState("reconnecting");
@@ -265,12 +265,7 @@ export class Connection {
   /** Give up on a socket now (timeout, silence) without waiting for a slow closing handshake. */
   _drop(ws) {
     if (ws !== this.ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    try {
-      ws.close(CLOSE_CLIENT_TIMEOUT, CLOSE_CLIENT_TIMEOUT_REASON);
-    } catch {
-      // ignore
-    }
+    silence(ws, CLOSE_CLIENT_TIMEOUT, CLOSE_CLIENT_TIMEOUT_REASON);
     this._closed(ws, CLOSE_CLIENT_TIMEOUT, CLOSE_CLIENT_TIMEOUT_REASON);
   }
 
@@ -290,12 +285,7 @@ export class Connection {
       // The token is being replaced right now: wait for the outcome (replacingToken decides).
       this.refusedWhileHeld = true;
       this.ws = null;
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try {
-        ws.close(1000, "bye");
-      } catch {
-        // already closed
-      }
+      silence(ws, 1000, "bye");
       this.ready = false;
       this._clearTimers();
       this._setState("reconnecting");
