@@ -163,9 +163,15 @@ class Chatter:
                 self.retry.append(cid)
 
 
-async def start_chatters(chatters: Iterable[Chatter], timeout: float = 15) -> list[Chatter]:
+async def start_chatters(chatters: Iterable[Chatter], timeout: float = 30) -> list[Chatter]:
+    """Start every chatter and wait until each has joined its room; on timeout, say which did not and what
+    the server told them."""
     out = [c.start() for c in chatters]
-    await asyncio.wait_for(asyncio.gather(*(c.joined.wait() for c in out)), timeout)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.joined.wait() for c in out)), timeout)
+    except TimeoutError:
+        waiting = [(c.user, c.connects, dict(c.errors)) for c in out if not c.joined.is_set()]
+        raise AssertionError(f"not joined after {timeout} s (user, connects, errors): {waiting}") from None
     return out
 
 

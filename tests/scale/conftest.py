@@ -44,3 +44,5 @@ def make_node(pg_url: str, broker_url: str, tmp_path: Path) -> Iterator[MakeNode
     yield make
     for node in started:
         node.stop()
+    for i, node in enumerate(started):  # shown by pytest only when the test failed
+        print(f"--- node{i} log (last 60 lines) ---", *node.logs().splitlines()[-60:], sep="\n")
