@@ -29,6 +29,7 @@ class ParleyCollector(Collector):
         for name, m in sorted(c.metrics.items()):
             by_transport.add_metric([name], m.open)
         yield by_transport
+        yield CounterMetricFamily("parley_polls", "Long-poll requests received", value=c.total("polls"))
         yield GaugeMetricFamily("parley_rooms_active", "Rooms with members on this node", value=s.rooms_active)
         yield CounterMetricFamily("parley_messages_stored", "Room events written to the store", value=s.stored)
         yield CounterMetricFamily("parley_store_batches", "Store transactions (group commits)", value=s.batches)

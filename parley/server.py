@@ -17,6 +17,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from parley.api import SERVICE, add_routes, error_middleware
+from parley.api.cors import cors_middleware
+from parley.api.poll import POLLERS
 from parley.config import Settings, redact
 from parley.metrics import render
 from parley.service import ChatService
@@ -25,6 +27,7 @@ from parley.transports.connections import Connections
 from parley.transports.echo import Echo
 from parley.transports.front import FrontSite, Routes
 from parley.transports.origin import host_allowed
+from parley.transports.poll import Pollers
 from parley.transports.upgrade import serve_websocket
 from parley.transports.websocket import WsConnection, accept
 
@@ -44,9 +47,11 @@ def build_app(settings: Settings, service: ChatService | None = None) -> web.App
             raise web.HTTPMisdirectedRequest(text="this server does not answer to that Host\n")
         return await handler(request)
 
-    app = web.Application(middlewares=[host_check, error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[host_check, cors_middleware(settings), error_middleware],
+                          client_max_size=1024 * 1024)
     app[SERVICE] = service
     app[CONNECTIONS] = connections
+    pollers = app[POLLERS] = Pollers(service, connections)
 
     def chat_handler(conn: WsConnection) -> Session:
         return _chat_session(service, conn)
@@ -89,6 +94,7 @@ def build_app(settings: Settings, service: ChatService | None = None) -> web.App
         # no new requests; what was received is stored and acked before the 1001 close frames go out
         connections.quiet()
         await service.drain()
+        pollers.stop()
         await connections.stop()
 
     async def cleanup(app: web.Application) -> None:

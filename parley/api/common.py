@@ -22,14 +22,16 @@ def json_response(body: object, status: int = 200) -> web.Response:
     return web.Response(body=encode(body), status=status, content_type="application/json")
 
 
-def fail(status: int, code: str, message: str, retry_after: float | None = None) -> web.HTTPException:
+def fail(status: int, code: str, message: str, retry_after: float | None = None,
+         **extra_fields: object) -> web.HTTPException:
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
            408: web.HTTPRequestTimeout, 409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge,
            415: web.HTTPUnsupportedMediaType, 429: web.HTTPTooManyRequests, 503: web.HTTPServiceUnavailable}[status]
     extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429:
         extra = {"Retry-After": str(max(1, math.ceil(retry_after or 1)))}
-    return cls(body=encode({"error": code, "message": message}), content_type="application/json", headers=extra)
+    return cls(body=encode({"error": code, "message": message, **extra_fields}), content_type="application/json",
+               headers=extra)
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
@@ -55,14 +57,23 @@ async def read_body(request: web.Request) -> dict[str, Any]:
 
 
 async def caller(request: web.Request) -> str:
+    """The user of the request's bearer token (401 unless the token is good now)."""
+    return (await caller_token(request))[0]
+
+
+async def caller_token(request: web.Request) -> tuple[str, int]:
+    """The user of the request's bearer token and the token's generation (401 unless it is good now)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise fail(401, "unauthorized", "send Authorization: Bearer <token>")
+    accounts = request.app[SERVICE].accounts
     try:
-        return await request.app[SERVICE].accounts.authenticate_user(token.strip())
+        user, gen = accounts.authenticate(token.strip())
+        await accounts.confirm(user, gen)
     except InvalidToken as exc:
         raise fail(401, "unauthorized", str(exc)) from None
+    return user, gen
 
 
 def room_param(request: web.Request) -> str:
@@ -90,7 +101,7 @@ def no_content() -> web.Response:
 
 
 # the HTTP status of each error code the service refuses with
-_STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.TOO_LONG: 400, ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404,
+STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.TOO_LONG: 400, ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404,
            ErrorCode.CONFLICT: 409, ErrorCode.RATE_LIMITED: 429, ErrorCode.UNAVAILABLE: 503}
 
 
@@ -101,7 +112,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except Refused as exc:
-        raise fail(_STATUS.get(exc.code, 403), exc.code.value, exc.message) from None
+        raise fail(STATUS.get(exc.code, 403), exc.code.value, exc.message) from None
     except AccountError as exc:
         raise fail(exc.status, exc.code, exc.message, exc.retry_after) from None
     except StoreUnavailable as exc:

@@ -133,6 +133,12 @@ async def post_message(request: web.Request) -> web.Response:
     return json_response(saved.event, status=200 if saved.duplicate else 201)
 
 
+async def typing(request: web.Request) -> web.Response:
+    user = await caller(request)
+    await request.app[SERVICE].typed(user, room_param(request))
+    return no_content()
+
+
 def add_room_routes(app: web.Application) -> None:
     app.router.add_get("/api/rooms", directory)
     app.router.add_post("/api/rooms", create_room)
@@ -142,6 +148,7 @@ def add_room_routes(app: web.Application) -> None:
     app.router.add_post("/api/rooms/{room}/join", join_room)
     app.router.add_post("/api/rooms/{room}/manage", manage)
     app.router.add_post("/api/rooms/{room}/read", mark_read)
+    app.router.add_post("/api/rooms/{room}/typing", typing)
     app.router.add_get("/api/rooms/{room}/messages", room_messages)
     app.router.add_post("/api/rooms/{room}/messages", post_message)
     app.router.add_post("/api/dms", open_dm)

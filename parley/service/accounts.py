@@ -179,12 +179,6 @@ class Accounts:
         if not ok:
             raise InvalidToken("token revoked: sign in again")
 
-    async def authenticate_user(self, token: object) -> str:
-        """authenticate and confirm: the user of a token that is good now."""
-        user, gen = self.authenticate(token)
-        await self.confirm(user, gen)
-        return user
-
     def is_admin(self, user: str) -> bool | None:
         """From memory: whether `user` is a server admin; None when not known lately."""
         known = self._known.get(user)

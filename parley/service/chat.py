@@ -24,7 +24,7 @@ from parley.protocol.frames import MembershipChanged
 from parley.protocol.names import NUL
 from parley.service.access import AccessCache
 from parley.service.accounts import Accounts
-from parley.service.limits import JOIN_BURST, JOIN_RATE, UserLimits
+from parley.service.limits import JOIN_BURST, JOIN_RATE, TYPING_BURST, TYPING_RATE, UserLimits
 from parley.service.policy import Action, Refused, decide
 from parley.service.rooms import Rooms
 from parley.session.registry import SessionRegistry
@@ -52,6 +52,7 @@ class ChatService:
         self.accounts = Accounts(settings, self._store, self._broker, self.sessions)
         self.limits = UserLimits(settings.rate, settings.burst)  # messages per user, every way in together
         self.join_limits = UserLimits(JOIN_RATE, JOIN_BURST)  # joins (and so presence changes) per user
+        self.typing_limits = UserLimits(TYPING_RATE, TYPING_BURST)  # typing over REST
         self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
         self.rooms = Rooms(self, self._store, self._broker)
         self._account_watch: asyncio.Task[None] | None = None
@@ -164,6 +165,10 @@ class ChatService:
         """The last stored seq of `room`."""
         return await self._store.room_seq(room) or 0
 
+    async def heads(self, rooms: list[str]) -> dict[str, int]:
+        """The last stored seq of each of `rooms` (rooms without events are left out)."""
+        return await self._store.room_heads(rooms) if rooms else {}
+
     def subscribe(self, member: Member, room: str) -> None:
         """Live events of `room` go to `member.backlog` until `activate` (see session/catchup.py)."""
         self._hub.join(member, room)
@@ -212,6 +217,13 @@ class ChatService:
             self._broker.publish_typing(room, user)
 
         self.spawn(checked())
+
+    async def typed(self, user: str, room: str) -> None:
+        """Typing from REST (long-polling clients): Refused if the policy says no; at most a few a second
+        per user are passed on, the rest are dropped (typing is best effort)."""
+        await self.authorize(user, room, Action.TYPE)
+        if self.typing_limits.take(user):
+            self._broker.publish_typing(room, user)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -12,6 +12,7 @@ from parley.service.ratelimit import TokenBucket
 
 SWEEP_EVERY = 60.0  # seconds between sweeps of full (idle) buckets
 JOIN_RATE, JOIN_BURST = 10.0, 120  # joins per second per user: a reconnect rejoins up to 100 rooms at once
+TYPING_RATE, TYPING_BURST = 2.0, 5  # typing notifications over REST per second per user
 
 
 class UserLimits:

@@ -10,6 +10,7 @@ A leave (or a new join) while this runs makes it stop: only the current join's t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,14 @@ class CatchUp:
 
     def __init__(self) -> None:
         self.pending: list[tuple[RoomEvent, Outbound]] = []
+
+
+def follow(session: Session, frame: Join) -> asyncio.Task[None]:
+    """Subscribe `session` to `frame.room` and start catching it up from `frame.since` (what a join does once
+    the transport's own checks passed); the task ends when the room is live or the join failed."""
+    session.rooms.add(frame.room)
+    mine = session.catching_up[frame.room] = CatchUp()
+    return session.spawn(run(session, frame, mine))
 
 
 def _still(session: Session, room: str, catch_up: CatchUp) -> bool:

@@ -161,9 +161,7 @@ def join(session: Session, frame: Join) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"a connection may be in at most {MAX_ROOMS} rooms; "
                             "leave one first", frame.ref)
     session.service.admit_join(session.user)
-    session.rooms.add(room)
-    mine = session.catching_up[room] = catchup.CatchUp()
-    session.spawn(catchup.run(session, frame, mine))
+    catchup.follow(session, frame)
 
 
 @handles(Leave)

@@ -100,11 +100,12 @@ class Session:
     def error(self, code: ErrorCode, message: str, ref: Ref) -> None:
         self.send(Error(code=code.value, message=message, ref=ref))
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `coro` as part of this session: cancelled when the session ends."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def require_member(self, room: str, ref: Ref) -> None:
         if room not in self.rooms:

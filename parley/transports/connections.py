@@ -58,10 +58,11 @@ class Connection(Protocol):
 
 
 class TransportMetrics:
-    __slots__ = ("heartbeat_drops", "name", "open", "opened", "slow_drops")
+    __slots__ = ("heartbeat_drops", "name", "open", "opened", "polls", "slow_drops")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.polls = 0  # requests answered (long-polling)
         self.open = 0
         self.opened = 0
         self.slow_drops = 0

@@ -34,19 +34,23 @@ def _host_key(host: str, scheme: str) -> tuple[str, int] | None:
 
 
 def origin_allowed(origin: str | None, host: str, settings: Settings, forwarded_proto: str | None = None) -> bool:
-    if origin is None:
-        return True
-    allowed = settings.allowed_origins
-    if "*" in allowed:
+    if origin is None or origin_listed(origin, settings):
         return True
     key = _origin_key(origin)
     if key is None:
         return False
-    if any(_origin_key(a) == key for a in allowed):
-        return True
     proto = (forwarded_proto or "").split(",")[0].strip().lower()
     scheme = proto if proto in ("http", "https") else settings.scheme
     return key[0] == scheme and _host_key(host, scheme) == key[1:]
+
+
+def origin_listed(origin: str, settings: Settings) -> bool:
+    """Whether `origin` is one of the --allowed-origin entries (or they include `*`)."""
+    allowed = settings.allowed_origins
+    if "*" in allowed:
+        return True
+    key = _origin_key(origin)
+    return key is not None and any(_origin_key(a) == key for a in allowed)
 
 
 def host_allowed(host: str | None, settings: Settings) -> bool:
