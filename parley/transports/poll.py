@@ -234,10 +234,15 @@ class Pollers:
             await asyncio.wait(joins, timeout=FOLLOW_WAIT)
         if client.current != mine:
             return Answer([], dict(cursors))
-        if client.closed is None and not far and timeout > 0 and not self._ready(client, cursors):
-            waiter = client.waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while client.closed is None and not far and not self._ready(client, cursors):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            waiter = client.waiter = loop.create_future()
             try:
-                await asyncio.wait_for(waiter, timeout)
+                await asyncio.wait_for(waiter, remaining)
             except TimeoutError:
                 pass
             finally:
@@ -284,27 +289,42 @@ class Pollers:
             joins.append(follow(session, Join(room=room, since=cursor)))
         return far, joins
 
+    @staticmethod
+    def _start(client: PollClient, cursors: Cursors) -> dict[str, int | None]:
+        """Where the client stands in each room: its cursor, or for "from now on" what this node handed out."""
+        out: dict[str, int | None] = {}
+        for room, cursor in cursors.items():
+            known = client.rooms.get(room)
+            out[room] = known.handed if cursor is None and known is not None else cursor
+        return out
+
+    @staticmethod
+    def _wanted(client: PollClient, h: _Head, at: dict[str, int | None]) -> bool:
+        """Whether a kept frame goes to a client standing at `at`: not for a room it no longer follows, not
+        an event it has (from another node, or an earlier answer)."""
+        room = h.room
+        if room is None or h.type in ANY_ROOM:
+            return True
+        if room not in client.rooms:
+            return False
+        if h.type in EVENT_TYPES and h.seq is not None:
+            cursor = at.get(room)
+            return cursor is None or h.seq > cursor
+        return True
+
     def _ready(self, client: PollClient, cursors: Cursors) -> bool:
-        """Whether something kept for the client is worth answering now."""
-        for out in client.sink.frames:
-            h = _head(out.data)
-            if h.type in ANY_ROOM or h.room is None:
-                return True
-            if h.room not in client.rooms:
-                continue
-            if h.type not in EVENT_TYPES or h.seq is None:
-                return True
-            cursor = cursors.get(h.room)
-            if cursor is None or h.seq > cursor:
-                return True
+        """Whether something kept is worth answering now; if not, what is kept is dropped (none of it is)."""
+        at = self._start(client, cursors)
+        sink = client.sink
+        if any(self._wanted(client, _head(out.data), at) for out in sink.frames):
+            return True
+        sink.frames.clear()
+        sink.size = 0
         return False
 
     def _answer(self, client: PollClient, cursors: Cursors, far: dict[str, list[bytes]]) -> Answer:
         """Take what is kept for the client past its cursors (at most MAX_EVENTS events); the rest stays."""
-        out: dict[str, int | None] = {}
-        for name, cursor in cursors.items():
-            known = client.rooms.get(name)
-            out[name] = known.handed if cursor is None and known is not None else cursor
+        out = self._start(client, cursors)
         frames: list[bytes] = []
         for name, page in far.items():
             frames += page
@@ -314,13 +334,10 @@ class Pollers:
         stop = len(kept)
         for i, frame in enumerate(kept):
             h = _head(frame.data)
+            if not self._wanted(client, h, out):
+                continue
             room = h.room
-            if room is not None and h.type not in ANY_ROOM and room not in client.rooms:
-                continue  # no longer followed
             if h.type in EVENT_TYPES and room is not None and h.seq is not None:
-                cursor = out.get(room)
-                if cursor is not None and h.seq <= cursor:
-                    continue  # the client has it (from another node, or an earlier answer)
                 if events == MAX_EVENTS:
                     stop = i
                     break
