@@ -30,10 +30,6 @@ def _cursor(room: object, seq: object) -> tuple[str, int | None]:
         raise _bad("each room must be 1-64 characters of letters, digits, '.', '_' or '-'")
     if seq is None:
         return room, None
-    if isinstance(seq, str):
-        if not seq.isascii() or not seq.isdigit():
-            raise _bad(f"the cursor of {room!r} must be an integer from 0 to 2^63-1")
-        seq = int(seq)
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
         raise _bad(f"the cursor of {room!r} must be an integer from 0 to 2^63-1")
     return room, seq
@@ -59,19 +55,24 @@ def _query_rooms(raw: str | None) -> Cursors:
     entries: list[tuple[object, object]] = []
     for part in raw.split(","):
         room, sep, seq = part.partition(":")
-        entries.append((room, seq if sep else None))
-        if sep and not seq:
-            raise _bad(f"the cursor of {room!r} is empty")
+        if sep and not (seq.isascii() and seq.isdigit()):
+            raise _bad(f"the cursor of {room!r} must be an integer from 0 to 2^63-1")
+        entries.append((room, int(seq) if sep else None))
     return _cursors(entries)
 
 
 def _timeout(raw: object) -> float:
+    """A timeout from the query (a string) or a JSON body (a number)."""
     if raw is None:
         return TIMEOUT_DEFAULT
-    try:
-        value = float(raw) if isinstance(raw, (str, int, float)) and not isinstance(raw, bool) else math.nan
-    except ValueError:
-        value = math.nan
+    value = math.nan
+    if isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            pass
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
     if not 0 <= value <= TIMEOUT_MAX:
         raise _bad(f"timeout must be a number of seconds from 0 to {TIMEOUT_MAX:g}")
     return value
@@ -108,7 +109,10 @@ async def poll_post(request: web.Request) -> web.Response:
     if not isinstance(rooms, dict):
         raise _bad('rooms must be an object: {"general": 42, "dev": null}')
     cursors = _cursors(list(rooms.items()))
-    return await _poll(request, cursors, _timeout(body.get("timeout")), _client(body.get("client")))
+    timeout = body.get("timeout")
+    if isinstance(timeout, str):
+        raise _bad("timeout must be a number of seconds")
+    return await _poll(request, cursors, _timeout(timeout), _client(body.get("client")))
 
 
 async def poll_end(request: web.Request) -> web.Response:
