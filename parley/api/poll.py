@@ -4,6 +4,7 @@ Reads and checks the poll (rooms with cursors, timeout, client id) and hands it 
 (transports/poll.py), which answers it from what this node keeps for the client or from the store.
 """
 
+import contextlib
 import math
 import re
 from typing import Any
@@ -67,10 +68,8 @@ def _timeout(raw: object) -> float:
         return TIMEOUT_DEFAULT
     value = math.nan
     if isinstance(raw, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = float(raw)
-        except ValueError:
-            pass
     elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
         value = float(raw)
     if not 0 <= value <= TIMEOUT_MAX:
