@@ -6,7 +6,6 @@
 // header, presence list, typing line and connection badge in step with the state.
 
 import * as api from "./api.js";
-import { Connection } from "./connection.js";
 import { Dialogs } from "./dialogs.js";
 import { Members, permissions } from "./members.js";
 import { closeMenu, openMenu } from "./menu.js";
@@ -14,7 +13,8 @@ import { Outbox } from "./outbox.js";
 import { avatar } from "./render.js";
 import { PAGE_SIZE, Room } from "./room.js";
 import { loadSession, Prefs, saveSession } from "./session.js";
-import { inviteItems, memberItems, RoomList, roomChips, STATE_TEXT, typingText } from "./views.js";
+import { Transport } from "./transport.js";
+import { connectionText, inviteItems, memberItems, RoomList, roomChips, typingText } from "./views.js";
 
 const { ROOM_RE, describeError } = api;
 const TYPING_EVERY_MS = 2000;
@@ -66,7 +66,8 @@ export class Chat {
     this.legacy = false; // a server without /api/me/rooms: rooms are what this browser remembers
     this.roomList = new RoomList($("room-list"), (name) => this.select(name));
     this.dmList = new RoomList($("dm-list"), (name) => this.select(name));
-    this.conn = new Connection({
+    // WebSocket when it gets through, long-polling when not (transport.js): the same frames either way.
+    this.conn = new Transport({
       token: session.token,
       onFrame: (f) => this.handle(f),
       onReady: (f) => this.ready(f),
@@ -833,9 +834,11 @@ export class Chat {
 
   showState(state, info) {
     const el = $("conn");
+    const { text, title } = connectionText(state, info);
     el.dataset.state = state;
-    el.textContent = STATE_TEXT[state] || state;
-    el.title = info.retryAt ? `Next attempt at ${new Date(info.retryAt).toLocaleTimeString()}` : "";
+    el.dataset.transport = info.transport || "ws";
+    el.textContent = text;
+    el.title = title;
     $("retry-now").hidden = !(state === "reconnecting" || state === "offline");
     document.body.dataset.conn = state;
     if (state !== "connected") {

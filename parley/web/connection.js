@@ -7,7 +7,7 @@
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
 const OPEN_TIMEOUT_MS = 10_000; // socket open + "ready" must happen within this, or we retry
-const OFFLINE_AFTER = 4; // consecutive failed attempts before "reconnecting" becomes "offline"
+export const OFFLINE_AFTER = 4; // consecutive failed attempts before "reconnecting" becomes "offline"
 const CLOSE_UNAUTHENTICATED = 4401;
 // The code this page closes its own socket with when the server stopped answering (open timeout, unanswered
 // ping). It must not be one of the server's codes (1000-1011, 4000 heartbeat, 4401, 4408: protocol/codes.py):

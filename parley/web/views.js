@@ -11,6 +11,23 @@ export const STATE_TEXT = {
   offline: "Offline",
 };
 
+/**
+ * The connection badge: its text ("Connected", "Connected · polling" when the page long-polls because
+ * WebSocket does not get through) and its tooltip (when the next attempt is, or why it polls).
+ */
+export function connectionText(state, { retryAt = null, transport = "ws", forced = false } = {}) {
+  const polling = transport === "poll";
+  const text = state === "connected" && polling ? "Connected · polling" : STATE_TEXT[state] || state;
+  let title = "";
+  if (retryAt) title = `Next attempt at ${new Date(retryAt).toLocaleTimeString()}`;
+  else if (polling && state === "connected") {
+    title = forced
+      ? "Long-polling, as the page's address asks (?transport=poll)."
+      : "WebSocket does not get through on this network: messages arrive by long-polling. Parley moves back to WebSocket by itself when it can.";
+  }
+  return { text, title };
+}
+
 export const ROLE_LABEL = { owner: "Owner", moderator: "Moderator" };
 
 const LOCK_SVG =
