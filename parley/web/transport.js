@@ -5,7 +5,8 @@
 // is an outage, not a blocked network: then it keeps retrying the WebSocket). While polling it tries a
 // WebSocket every 30 s and moves back when one gets "ready". Each switch goes through the page's onReady,
 // exactly like a reconnect: it rejoins every room with `since` and sends its outbox once.
-// `?transport=poll` in the page's URL forces polling, `?transport=ws` never falls back.
+// `?transport=poll` in the page's URL forces polling, `?transport=ws` never falls back; `?switch_ms=N` shortens
+// the slow fallback and the WebSocket probe to N ms (at least 1 s), for tests and for trying it out.
 
 import { Connection } from "./connection.js";
 import { PollConnection } from "./poll.js";
@@ -14,8 +15,10 @@ const FIRST_READY_MS = 4_000; // a WebSocket not even open by then (while HTTP a
 const FALLBACK_FAILURES = 2; // or as many failed attempts in a row
 // In a tab where the WebSocket worked, failures usually mean a restart or a blip: fall back only when they
 // go on this long while HTTP answers (e.g. the laptop moved to a network whose proxy drops WebSocket).
-const SLOW_FALLBACK_MS = 20_000;
-const PROBE_EVERY_MS = 30_000; // while polling, how often a WebSocket is tried again
+const SWITCH_MS = Math.max(1_000, Number(new URLSearchParams(location.search).get("switch_ms")) || 0);
+const SLOW_FALLBACK_MS = new URLSearchParams(location.search).has("switch_ms") ? SWITCH_MS : 20_000;
+const PROBE_EVERY_MS = new URLSearchParams(location.search).has("switch_ms") ? SWITCH_MS : 30_000; // while
+// polling, how often a WebSocket is tried again
 const CHECK_TIMEOUT_MS = 5_000;
 const HANDOVER_MS = 5_000; // polling's presence outlives the switch to WebSocket by this much: no blink
 const LAST_KEY = "parley.transport"; // sessionStorage: what last worked in this tab ("ws" or "poll")

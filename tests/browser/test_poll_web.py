@@ -298,7 +298,7 @@ def test_page_behind_a_proxy_without_websocket_chats_by_polling_and_survives_a_r
 def test_switching_websocket_to_polling_and_back_loses_and_repeats_nothing(chat_server, proxy, ws_user, new_page):
     nginx = proxy("pass")
     page = new_page()
-    sign_up_via(page, nginx.url, "alice", "Connected")
+    sign_up_via(page, nginx.url + "/?switch_ms=3000", "alice", "Connected")  # switch in 3 s, not 20-30 s
     room = "relay"
     join(page, room)
     bob = ws_user("bob")
