@@ -250,12 +250,21 @@ def invite_create(db: str, uses: int, expires: int, by: str) -> None:
               help="connections being set up at once")
 @click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="seconds a phase may go without progress before the run gives up")
+@click.option("--transport", default="ws", show_default=True, type=click.Choice(["ws", "poll"]),
+              help="ws: WebSocket clients; poll: long-polling HTTP clients (GET /api/poll, posts over REST; "
+                   "--url may then be http://host:port)")
+@click.option("--idle", type=click.FloatRange(min=0, min_open=True),
+              help="instead of publishing, hold the clients idle this many seconds and report the server's "
+                   "memory (when it runs on this machine)")
+@click.option("--poll-timeout", default=25, show_default=True, type=click.IntRange(0, 30),
+              help="poll: seconds the server may hold each poll (its `timeout` parameter)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of tables")
 @click.option("--plot", type=click.Path(dir_okay=False, writable=True),
               help="write the latency distribution to this PNG (needs matplotlib)")
 def bench(url: str, clients: int, rooms: int, publishers: int, messages: int, window: int, size: int,
           duration: float | None, users: int | None, password: str, sample: int, concurrency: int,
-          timeout: float, as_json: bool, plot: str | None) -> None:
+          timeout: float, transport: str, idle: float | None, poll_timeout: int, as_json: bool,
+          plot: str | None) -> None:
     """Load-test a running Parley: connection setup, deliveries/s, end-to-end and close latency.
 
     Start the server with --rate 0 (or PARLEY_RATE=0): its default rate limit (20 messages/s per
@@ -269,7 +278,8 @@ def bench(url: str, clients: int, rooms: int, publishers: int, messages: int, wi
 
     options = BenchOptions(url=url, clients=clients, rooms=rooms, publishers=publishers, messages=messages,
                            window=window, size=size, duration=duration, users=users, password=password,
-                           sample=sample, concurrency=concurrency, timeout=timeout)
+                           sample=sample, concurrency=concurrency, timeout=timeout, transport=transport,
+                           idle=idle, poll_timeout=poll_timeout)
     try:
         options.check()
     except OptionError as exc:

@@ -2,7 +2,9 @@
 
 It measures connection setup (handshake + auth + join), throughput (deliveries per second: every member
 counts every `message` frame), end-to-end latency (from a timestamp inside each message, read by sampled
-members) and close latency. Phases and options: parley.bench.runner and parley.bench.options.
+members) and close latency, over WebSocket (`--transport ws`) or long-polling HTTP (`--transport poll`,
+which also checks every client's seq continuity), or holds idle clients (`--idle`) to see the server's
+memory per client. Phases and options: parley.bench.runner and parley.bench.options.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from parley.bench.options import BenchOptions, OptionError
-from parley.bench.runner import Bench, Progress, RichProgress
+from parley.bench.runner import Bench, Progress, RichProgress, make_bench
 from parley.bench.stats import Results
 
-__all__ = ["Bench", "BenchOptions", "OptionError", "Progress", "Results", "RichProgress", "run", "run_in_loop"]
+__all__ = ["Bench", "BenchOptions", "OptionError", "Progress", "Results", "RichProgress", "make_bench", "run",
+           "run_in_loop"]
 
 T = TypeVar("T")
 
@@ -34,6 +37,6 @@ def run(options: BenchOptions, progress: Progress | None = None) -> Results:
     """One complete run (accounts, connect, publish, close) against the server at options.url."""
 
     async def main() -> Results:
-        return await Bench(options, progress).run()
+        return await make_bench(options, progress).run()
 
     return run_in_loop(main())

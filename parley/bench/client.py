@@ -121,8 +121,12 @@ class Tally:
             err = _decode_error(frame)
         except msgspec.DecodeError:
             err = _Error()
-        self.errors[err.code] += 1
-        self.error_text.setdefault(err.code, err.message)
+        self.record(err.code, err.message)
+
+    def record(self, code: str, message: str) -> None:
+        """One refusal by the server (an error frame, or an HTTP error answer), by its code."""
+        self.errors[code] += 1
+        self.error_text.setdefault(code, message)
 
 
 class BenchClient(asyncio.Protocol):

@@ -1,10 +1,15 @@
-"""The phases of a `parley bench` run: accounts -> connect -> publish -> close, with progress and stall checks.
+"""The phases of a `parley bench` run: accounts -> connect -> publish (or idle) -> close, with progress and
+stall checks, and readings of the server's memory and CPU where it runs on this machine.
 
 accounts  register (or log in) the bench users over HTTP;
 connect   open every client (at most `concurrency` at once): handshake, auth, join; per-client setup latency;
 publish   every publisher keeps `window` messages in flight until it has sent `messages` (or `duration` is
           over); the phase ends when every member has received every message that was accepted;
+idle      (--idle S, instead of publish) hold every client connected and idle for S seconds;
 close     every client sends a close frame at once; close latency lasts until the server ends the TCP connection.
+
+`Bench` runs WebSocket clients (parley.bench.client); `PollBench` (parley.bench.poll) overrides the
+transport's hooks (prepare, connect, arm, close) for long-polling clients. `make_bench` picks one.
 """
 
 from __future__ import annotations
@@ -15,21 +20,39 @@ import json
 import resource
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from parley.bench.client import NO_LIMIT, BenchClient, BenchError, Tally
 from parley.bench.options import BenchOptions
+from parley.bench.server import ServerProbe
 from parley.bench.stats import Results
 
 TICK = 0.1  # seconds between progress updates and stall checks
 ACCOUNT_CONCURRENCY = 8  # registrations at once (the server hashes each password)
 RATE_HINT = ("start the server with --rate 0 (or PARLEY_RATE=0) for benchmarks: by default it accepts "
              "20 messages/s per connection (burst 40) and answers the rest with rate_limited")
+
+
+class Member(Protocol):
+    """What the publish phase and the report need of a client, whatever its transport."""
+
+    room: str
+    publisher: bool
+    finished: bool
+    sent: int
+    failed: int
+    members: int
+    close_started: float
+    closed: float
+
+    def make_publisher(self, window: int, limit: int, size: int, members: int) -> None: ...
+
+    def pump(self) -> None: ...
 
 
 class Progress:
@@ -80,7 +103,7 @@ def raise_open_file_limit(needed: int) -> str | None:
 
 
 class Bench:
-    """One run against one server."""
+    """One run against one server, with WebSocket clients."""
 
     def __init__(self, options: BenchOptions, progress: Progress | None = None) -> None:
         options.check()
@@ -89,37 +112,69 @@ class Bench:
         self.results = Results(options=asdict(options))
         self.tally = Tally()
         self.clients: list[BenchClient] = []
+        self.probe = ServerProbe()
         parts = urlsplit(options.url)
         self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if parts.scheme == "wss" else 80)
+        self.port = parts.port or (443 if parts.scheme in ("wss", "https") else 80)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.netloc = parts.netloc
-        self.ssl = ssl.create_default_context() if parts.scheme == "wss" else None
+        self.ssl = ssl.create_default_context() if parts.scheme in ("wss", "https") else None
+
+    @property
+    def http_ssl(self) -> Any:
+        return self.ssl if self.ssl is not None else True  # aiohttp: True is its default TLS handling
 
     async def run(self) -> Results:
         r = self.results
-        warning = raise_open_file_limit(self.opts.clients + 64)
+        warning = raise_open_file_limit(self.fds_needed())
         if warning:
             r.warnings.append(warning)
         try:
-            tokens = await self.accounts()
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.opts.timeout)) as session:
+                tokens = await self.accounts(session)
+                await self.probe.find(self.opts.http_base, self.host, session, self.http_ssl)
+                await self.prepare(tokens, session)
+            r.server_pid, r.server_why = self.probe.pid, self.probe.why
+            r.server_rss_kib["before"] = self.probe.rss_kib()
             await self.connect(tokens)
-            if self.opts.publishing:
+            r.server_rss_kib["connected"] = self.probe.rss_kib()
+            if self.opts.idle is not None:
+                await self.idle()
+            elif self.opts.publishing:
                 await self.publish()
+            r.server_rss_kib["end"] = self.probe.rss_kib()
             await self.close()
         except BenchError as exc:
             r.error = str(exc)
-            for c in self.clients:
-                if c.transport is not None:
-                    c.transport.abort()
+            self.abort_all()
         finally:
             self.progress.finish()
-        self._collect()
+        self.collect()
         return r
+
+    # transport hooks (PollBench overrides them) -----------------------------------------------------
+
+    def everyone(self) -> Sequence[Member]:
+        """Every client of the run."""
+        return self.clients
+
+    def fds_needed(self) -> int:
+        return self.opts.clients + 64
+
+    async def prepare(self, tokens: list[str], session: aiohttp.ClientSession) -> None:
+        """Anything the clients need before they connect (WebSocket clients: nothing)."""
+
+    async def arm(self, publishers: Sequence[Member]) -> None:
+        """Anything publishers need before they send (WebSocket clients: nothing)."""
+
+    def abort_all(self) -> None:
+        for c in self.clients:
+            if c.transport is not None:
+                c.transport.abort()
 
     # phases ---------------------------------------------------------------------------------------
 
-    async def accounts(self) -> list[str]:
+    async def accounts(self, session: aiohttp.ClientSession) -> list[str]:
         """Register the bench users (log in where they exist already); their tokens."""
         opts = self.opts
         n = opts.account_count
@@ -127,11 +182,9 @@ class Bench:
         made = 0
         self.progress.start("accounts", n)
         sem = asyncio.Semaphore(ACCOUNT_CONCURRENCY)
-        timeout = aiohttp.ClientTimeout(total=opts.timeout)
+        http_ssl = self.http_ssl
 
-        http_ssl = self.ssl if self.ssl is not None else True  # aiohttp: True is its default TLS handling
-
-        async def one(session: aiohttp.ClientSession, i: int) -> None:
+        async def one(i: int) -> None:
             nonlocal made
             body = {"username": opts.username(i), "password": opts.password}
             async with sem:
@@ -152,8 +205,7 @@ class Bench:
             made += 1
             self.progress.update(made)
 
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            await self._gather([one(session, i) for i in range(n)])
+        await self._gather([one(i) for i in range(n)])
         self.results.accounts = n
         return tokens
 
@@ -189,10 +241,12 @@ class Bench:
     async def publish(self) -> None:
         opts, tally, loop = self.opts, self.tally, asyncio.get_running_loop()
         members = opts.members()
-        publishers = [self.clients[i] for i in opts.publisher_ids()]
+        everyone = self.everyone()
+        publishers = [everyone[i] for i in opts.publisher_ids()]
         limit = NO_LIMIT if opts.duration is not None else opts.messages
         for c in publishers:
             c.make_publisher(opts.window, limit, opts.size, members[c.room])
+        await self.arm(publishers)
         tally.pending = len(publishers)
         tally.finished = loop.create_future()
         planned = None if opts.duration is not None else sum(opts.messages * members[c.room] for c in publishers)
@@ -204,6 +258,7 @@ class Bench:
                 c.pump()
 
         cpu0 = time.process_time()
+        server_cpu0 = self.probe.cpu_seconds()
         started = time.perf_counter()
         timer = loop.call_later(opts.duration, stop) if opts.duration is not None else None
         for c in publishers:
@@ -233,6 +288,32 @@ class Bench:
         r = self.results
         r.publish_seconds = (tally.ended or time.perf_counter()) - started
         r.client_cpu_s = time.process_time() - cpu0
+        server_cpu1 = self.probe.cpu_seconds()
+        if server_cpu0 is not None and server_cpu1 is not None:
+            r.server_cpu_s = server_cpu1 - server_cpu0
+        if tally.error is not None:
+            raise BenchError(tally.error)
+
+    async def idle(self) -> None:
+        """Hold every client connected and idle for --idle seconds; the server's RSS is read every tick."""
+        opts, tally, r = self.opts, self.tally, self.results
+        seconds = opts.idle or 0.0
+        self.progress.start("idle", seconds)
+        server_cpu0 = self.probe.cpu_seconds()
+        started = time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:
+            if tally.error is not None:
+                raise BenchError(tally.error)
+            rss = self.probe.rss_kib()
+            if rss is not None:
+                r.server_rss_kib["peak"] = max(rss, r.server_rss_kib.get("peak") or 0)
+            self.progress.update(elapsed)
+            await asyncio.sleep(min(TICK * 5, seconds - elapsed))
+        self.progress.update(seconds)
+        r.idle_seconds = time.perf_counter() - started
+        server_cpu1 = self.probe.cpu_seconds()
+        if server_cpu0 is not None and server_cpu1 is not None:
+            r.server_cpu_s = server_cpu1 - server_cpu0
         if tally.error is not None:
             raise BenchError(tally.error)
 
@@ -265,14 +346,15 @@ class Bench:
         except BaseExceptionGroup as group_error:
             raise _first(group_error) from None
 
-    def _collect(self) -> None:
+    def collect(self) -> None:
         r, tally = self.results, self.tally
+        everyone = self.everyone()
         r.sent, r.failed, r.deliveries = tally.sent, tally.failed, tally.deliveries
         r.expected = tally.expected if tally.pending <= 0 else tally.expected + sum(
-            (c.sent - c.failed) * c.members for c in self.clients if c.publisher and not c.finished)
+            (c.sent - c.failed) * c.members for c in everyone if c.publisher and not c.finished)
         r.latency_ms = tally.latency
         r.errors = tally.errors
-        r.close_ms = [c.closed - c.close_started for c in self.clients if c.close_started and c.closed]
+        r.close_ms = [c.closed - c.close_started for c in everyone if c.close_started and c.closed]
         r.warnings.extend(warnings(r, tally.error_text))
 
 
@@ -296,3 +378,12 @@ def warnings(r: Results, error_text: dict[str, str]) -> Iterator[str]:
     if r.publish_seconds >= 1.0 and r.client_cpu_s > 0.9 * r.publish_seconds:
         yield (f"the bench process was busy {r.client_cpu_s / r.publish_seconds:.0%} of the publish phase: "
                "throughput and latency are bounded by this client, not only by the server")
+
+
+def make_bench(options: BenchOptions, progress: Progress | None = None) -> Bench:
+    """The run for options.transport: WebSocket clients, or long-polling ones."""
+    if options.transport == "poll":
+        from parley.bench.poll import PollBench
+
+        return PollBench(options, progress)
+    return Bench(options, progress)
