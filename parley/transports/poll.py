@@ -41,6 +41,10 @@ MAX_EVENTS = 1000  # room events in one answer; a room further behind than this 
 FOLLOW_WAIT = 5.0  # seconds a poll waits for newly followed rooms to catch up before it answers what it has
 MAX_CLIENTS = 10  # polling clients (ids) one user may have on one node
 EVENT_TYPES = frozenset({"message", "member", "topic"})
+# Frames that answer a waiting poll at once; the others (presence, typing) wait GATHER seconds for company, so
+# a burst of presence changes (many pollers connecting) costs one answer per poller, not one per change.
+URGENT = EVENT_TYPES | {"joined", "removed", "membership", "error", "read"}
+GATHER = 0.2
 ANY_ROOM = frozenset({"removed", "membership"})  # frames that still matter when their room is not followed
 LEFT = Disconnect(1000, "client left", reconnect=False)
 
@@ -100,7 +104,12 @@ class PollSink:
             client.metrics.slow_drops += 1
             client.end(SLOW_CONSUMER)
             return
-        client.wake()
+        if client.waiter is None or client.waiter.done():
+            return
+        if _head(out.data).type in URGENT:
+            client.wake()
+        elif client.soon is None:  # presence and typing: gather what comes in the next moment into one answer
+            client.soon = asyncio.get_running_loop().call_later(GATHER, client.wake)
 
     def close(self, disconnect: Disconnect) -> None:
         self.client.end(disconnect)
@@ -127,11 +136,15 @@ class PollClient:
     rooms: dict[str, _Room] = field(default_factory=dict)
     waiter: asyncio.Future[None] | None = None
     current = 0  # the number of the latest poll: an earlier one still waiting answers empty
+    soon: asyncio.TimerHandle | None = None  # a wake-up gathering presence and typing
     closed: Disconnect | None = None
     session: Session = field(init=False)
     sink: PollSink = field(init=False)
 
     def wake(self) -> None:
+        if self.soon is not None:
+            self.soon.cancel()
+            self.soon = None
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
