@@ -229,3 +229,20 @@ async def test_reactions_toggle_idempotently_and_keep_order(shared_server: Serve
     message = next(m for m in rest_messages(shared_server, users[0][1], room) if m["seq"] == seq)
     assert message["reactions"] == {"👍": [names[2], names[0]], "🎉": [names[1]]}
     await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_read_markers_follow_the_user_to_every_device(shared_server: ServerProcess,
+                                                            users: list[Account]) -> None:
+    room, (phone,) = await _room(shared_server, users[:1])
+    laptop = await Client.connect(shared_server, users[0][1])
+    other = await Client.connect(shared_server, users[1][1])
+    seq = (await phone.say(room, "read me"))["seq"]
+    await phone.send({"type": "read", "room": room, "seq": seq})
+    marker = await laptop.expect("read", room=room)  # no join needed: it is the user's, not the room's
+    assert marker["seq"] == seq
+    await other.nothing(0.3, "read")  # nobody else hears of it
+    status, body = http("GET", f"{shared_server.http}/api/me/rooms", token=users[0][1])
+    assert next(r for r in body["rooms"] if r["name"] == room)["last_read"] == seq
+    assert http("POST", f"{shared_server.http}/api/rooms/{room}/read", {"seq": seq}, token=users[0][1])[0] == 204
+    assert (await phone.expect("read", room=room))["seq"] == seq  # over REST too, to every connection
+    await asyncio.gather(phone.close(), laptop.close(), other.close())

@@ -277,6 +277,13 @@ class Removed(_Server, tag="removed"):
     by: str
 
 
+class ReadMarker(_Server, tag="read"):
+    """The user read `room` up to `seq` on one of their devices (sent to all of them, on every node)."""
+
+    room: str
+    seq: int
+
+
 class TypingEvent(_Server, tag="typing"):
     room: str
     user: str

@@ -108,6 +108,14 @@ class ChatService:
     def user_changed(self, user: str) -> None:
         self.accounts.user_changed(user)
 
+    def direct(self, user: str, data: bytes) -> None:
+        """A frame for `user`'s connections on this node (published to every node with `to_user`)."""
+        self.sessions.deliver(user, Outbound(data))
+
+    def to_user(self, user: str, frame: object) -> None:
+        """Send `frame` to every connection of `user`, on every node (best effort)."""
+        self._broker.publish_direct(user, encode(frame))
+
     def reconnected(self) -> None:
         self.access.clear()
 
