@@ -4,6 +4,8 @@ REST; new messages continue each room's sequence, and duplicates of old client_i
 
 release 0.1.0: schema version 1 (a `messages` table). 0.2.0 (the code before private rooms): schema
 version 2 (the `events` room log), which gains rooms' visibility, members, admins and token generations.
+0.3.0 (private rooms, DMs, roles and moderation): schema version 3, which gains reactions; its old messages
+can be edited, reacted to, answered and deleted like new ones.
 """
 
 import os
@@ -18,10 +20,10 @@ import pytest
 
 from parley.store.schema import LATEST
 from tests.scale.services import postgres_url, run_sync, with_query
-from tests.support import Client, http, rest_messages
+from tests.support import Client, http, rest_events, rest_messages
 
 DATA = Path(__file__).parent / "data"
-PASSWORDS = {"alice": "alice-password", "Bob": "bob-password"}
+PASSWORDS = {"alice": "alice-password", "Bob": "bob-password", "carol": "carol-password"}
 GENERAL = [("alice", "g1", "hello everyone"), ("Bob", "g2", "héllo 👋"), ("alice", "g3", "line one\nline two"),
            ("Bob", "g4", "quotes \"double\" and 'single' and a backslash \\"),
            ("alice", "g5", "last message in general")]
@@ -38,6 +40,12 @@ def release_db(store_kind: str, tmp_path: Path) -> Iterator[str]:
 def release_020_db(store_kind: str, tmp_path: Path) -> Iterator[str]:
     """A --db URL for a copy of release 0.2.0's database."""
     yield from _release(store_kind, tmp_path, "0.2.0", "release_020")
+
+
+@pytest.fixture
+def release_030_db(store_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A --db URL for a copy of release 0.3.0's database."""
+    yield from _release(store_kind, tmp_path, "0.3.0", "release_030")
 
 
 def _release(store_kind: str, tmp_path: Path, version: str, pg_schema: str) -> Iterator[str]:
@@ -161,3 +169,223 @@ async def test_release_020_database_gains_members_and_keeps_its_log(make_server,
     assert status == 403 and body["error"] == "forbidden"
     server.restart()
     assert [m["seq"] for m in rest_messages(server, tokens["alice"], "general")] == [1, 2, 3, 4]
+
+
+# release 0.3.0 (tests/data/README.md): each room's log as (seq, type, from, what), `what` being a message's
+# (client_id, text), a member event's (user, action) or a topic
+DM = "dm.ce339ff53ecdddfbfb927de7f0eb3599"  # alice and carol
+TOPIC = "Welcome! Be nice ☕"
+LOG_030 = {
+    "general": [(1, "member", "alice", ("alice", "created")), (2, "message", "alice", ("g1", "hello everyone")),
+                (3, "member", "Bob", ("Bob", "joined")), (4, "message", "Bob", ("g2", "héllo 👋")),
+                (5, "message", "alice", ("g3", "line one\nline two")), (6, "message", "Bob", ("g4", "日本語もOK ✅")),
+                (7, "topic", "alice", TOPIC), (8, "member", "carol", ("carol", "joined")),
+                (9, "member", "carol", ("carol", "left"))],
+    "secret": [(1, "member", "alice", ("alice", "created")), (2, "member", "alice", ("Bob", "invited")),
+               (3, "member", "Bob", ("Bob", "joined")), (4, "message", "Bob", ("s1", "psst: launch is on Friday 🤫"))],
+    DM: [(1, "member", "alice", ("alice", "created")), (2, "message", "alice", ("m1", "hi carol, just between us 💬"))],
+}
+
+
+def _log(events: list[dict]) -> list[tuple]:
+    """Events as LOG_030 writes them."""
+    def what(e: dict) -> object:
+        if e["type"] == "message":
+            return e["client_id"], e["text"]
+        if e["type"] == "member":
+            return e["user"], e["action"]
+        return e.get("topic")
+
+    return [(e["seq"], e["type"], e["from"], what(e)) for e in events]
+
+
+def _tokens(server) -> dict[str, str]:
+    return {name: _token(server, name) for name in PASSWORDS}
+
+
+async def _replay(client: Client, room: str, since: int, count: int) -> tuple[dict, list[dict]]:
+    """Join `room` with `since`; the `joined` frame and the `count` room events replayed after it."""
+    joined = await client.join(room, since=since)
+    events = [await client.next_where(lambda f: f.get("room") == room and "seq" in f
+                                      and f.get("type") not in ("ack", "done", "managed")) for _ in range(count)]
+    return joined, events
+
+
+async def _refused_join(client: Client, room: str) -> str:
+    """The error code a WebSocket join of `room` (since 0) is answered with."""
+    ref = f"refused-{room}"
+    await client.send({"type": "join", "room": room, "since": 0, "ref": ref})
+    answer = await client.next_where(lambda f: f.get("ref") == ref)
+    assert answer["type"] == "error", answer
+    return answer["code"]
+
+
+async def test_release_030_database_keeps_rooms_members_roles_topics_and_logs(make_server, release_030_db):
+    server = make_server("--rate", "0", db=release_030_db)
+    tok = _tokens(server)  # logins work (case-insensitively) with the old passwords
+    assert http("GET", server.http + "/api/me", token=tok["alice"]) == (200, {"user": "alice", "admin": True})
+    assert http("GET", server.http + "/api/me", token=tok["Bob"])[1]["admin"] is False
+
+    # every event of every room, with its seq, to its members; general (public) also to carol, who left it
+    for room, log in LOG_030.items():
+        assert _log(rest_events(server, tok["alice"], room, after=0)) == log, room
+    assert _log(rest_events(server, tok["Bob"], "secret", after=0)) == LOG_030["secret"]
+    assert _log(rest_events(server, tok["carol"], DM, after=0)) == LOG_030[DM]
+    assert _log(rest_events(server, tok["carol"], "general", after=0)) == LOG_030["general"]
+    old = rest_messages(server, tok["alice"], "general")
+    assert [(m.get("edited", False), m.get("deleted", False), m.get("reply_to"), m.get("reactions"))
+            for m in old] == [(False, False, None, None)] * 4
+
+    # rooms, topics, roles and members
+    status, body = http("GET", server.http + "/api/rooms", token=tok["carol"])
+    assert status == 200
+    assert [(r["name"], r["topic"], r["members"], r["last_seq"]) for r in body["rooms"]] == [("general", TOPIC, 2, 9)]
+
+    def view(room: str, who: str) -> tuple:
+        status, body = http("GET", f"{server.http}/api/rooms/{room}", token=tok[who])
+        assert status == 200, body
+        return (body["visibility"], body["topic"], body["members"], body["last_seq"], body["state"], body["role"],
+                body["people"])
+
+    assert view("general", "alice") == ("public", TOPIC, 2, 9, "member", "owner", None)
+    assert view("general", "carol") == ("public", TOPIC, 2, 9, None, None, None)
+    assert view("secret", "Bob") == ("private", "", 2, 4, "member", "member", None)
+    assert view(DM, "carol") == ("dm", "", 2, 2, "member", "member", ["alice", "carol"])
+    for room, who, members in (("general", "alice", [("alice", "owner"), ("Bob", "member")]),
+                               ("secret", "alice", [("alice", "owner"), ("Bob", "member")]),
+                               (DM, "carol", [("alice", "member"), ("carol", "member")])):
+        status, body = http("GET", f"{server.http}/api/rooms/{room}/members", token=tok[who])
+        assert status == 200, body
+        assert sorted(((m["user"], m["role"], m["muted"]) for m in body["members"]), key=lambda m: m[0].lower()) == [
+            (user, role, False) for user, role in members]
+        assert (body["invited"], body["banned"]) == ([], [])
+
+    def mine(who: str) -> list[tuple]:
+        status, body = http("GET", server.http + "/api/me/rooms", token=tok[who])
+        assert status == 200, body
+        return [(r["name"], r["visibility"], r["state"], r["role"], r["last_seq"], r["last_read"], r["unread"])
+                for r in body["rooms"]]
+
+    assert mine("alice") == [(DM, "dm", "member", "member", 2, 0, 0), ("general", "public", "member", "owner", 9, 0, 2),
+                             ("secret", "private", "member", "owner", 4, 0, 1)]
+    assert mine("Bob") == [("general", "public", "member", "member", 9, 0, 2),
+                           ("secret", "private", "member", "member", 4, 0, 0)]
+    assert mine("carol") == [(DM, "dm", "member", "member", 2, 0, 1)]
+
+    # the private room and the DM are still invisible to outsiders, exactly like rooms that do not exist
+    for who, room in (("carol", "secret"), ("Bob", DM)):
+        for method, path, body in (("GET", "", None), ("GET", "/messages", None), ("GET", "/members", None),
+                                   ("POST", "/join", None),
+                                   ("POST", "/messages", {"text": "let me in", "client_id": "x1"})):
+            status, answer = http(method, f"{server.http}/api/rooms/{room}{path}", body, token=tok[who])
+            assert (status, answer["error"]) == (404, "not_found"), (who, method, path, answer)
+
+    # a WebSocket join with since=0 replays the same events as REST
+    bob = await Client.connect(server, tok["Bob"])
+    for room, count in (("general", 9), ("secret", 4)):
+        joined, events = await _replay(bob, room, 0, count)
+        assert joined["last_seq"] == count
+        assert _log(events) == LOG_030[room]
+        assert events == rest_events(server, tok["Bob"], room, after=0)
+    assert await _refused_join(bob, DM) == "not_found"
+    carol = await Client.connect(server, tok["carol"])
+    joined, events = await _replay(carol, DM, 0, 2)
+    assert joined["last_seq"] == 2 and _log(events) == LOG_030[DM]
+    assert await _refused_join(carol, "secret") == "not_found"
+
+    # new messages continue each room's sequence; old client_ids are still recognised
+    assert (await bob.say("general", "after the upgrade", client_id="new-1"))["seq"] == 10
+    again = await bob.say("general", "resent", client_id="g2")
+    assert again["duplicate"] is True and again["seq"] == 4
+    assert (await carol.say(DM, "hi alice", client_id="new-2"))["seq"] == 3
+    await bob.close()
+    await carol.close()
+    assert [(r[0], r[4]) for r in mine("alice")] == [(DM, 3), ("general", 10), ("secret", 4)]
+
+    server.restart()
+    tok = _tokens(server)
+    assert _log(rest_events(server, tok["alice"], "general", after=0))[:9] == LOG_030["general"]
+    assert [e["seq"] for e in rest_events(server, tok["alice"], "general", after=0)] == list(range(1, 11))
+
+
+async def test_release_030_old_messages_can_be_edited_reacted_to_answered_and_deleted(make_server, release_030_db):
+    server = make_server("--rate", "0", db=release_030_db)
+    tok = _tokens(server)
+    before = {e["seq"]: e for e in rest_events(server, tok["alice"], "general", after=0)}
+    general = server.http + "/api/rooms/general/messages"
+    edited = "hello everyone (edited after the upgrade)"
+
+    # the old authorship holds: only alice edits her message
+    status, body = http("PATCH", f"{general}/2", {"text": "not mine"}, token=tok["Bob"])
+    assert (status, body["error"]) == (403, "forbidden")
+    assert http("PATCH", f"{general}/2", {"text": edited}, token=tok["alice"]) == (200, {"seq": 10})
+    assert http("POST", f"{general}/4/reactions", {"emoji": "👍", "on": True}, token=tok["alice"]) == (200, {"seq": 11})
+    status, reply = http("POST", general, {"text": "agreed", "client_id": "r1", "reply_to": 6}, token=tok["alice"])
+    assert status == 201, reply
+    assert (reply["type"], reply["seq"], reply["from"], reply["text"], reply["reply_to"]) == (
+        "message", 12, "alice", "agreed", 6)
+    assert http("DELETE", f"{general}/5", token=tok["alice"]) == (200, {"seq": 13})
+
+    after = rest_events(server, tok["alice"], "general", after=0)
+    assert [e["seq"] for e in after] == list(range(1, 14))
+    now = {e["seq"]: e for e in after}
+    assert now[2] == before[2] | {"text": edited, "edited": True}
+    assert now[4] == before[4] | {"reactions": {"👍": ["alice"]}}
+    assert (now[5]["type"], now[5]["from"], now[5]["deleted"], now[5]["text"]) == ("message", "alice", True, "")
+    assert not now[5].get("reactions")
+    assert now[12] == reply
+    for seq in (1, 3, 6, 7, 8, 9):  # untouched, the answered message included
+        assert now[seq] == before[seq], seq
+    assert [(now[seq]["type"], now[seq]["from"], now[seq]["target"]) for seq in (10, 11, 13)] == [
+        ("edit", "alice", 2), ("reaction", "alice", 4), ("delete", "alice", 5)]
+
+    # in the private room and the DM: the author edits, the room's old owner deletes someone else's message,
+    # a member reacts and answers; outsiders still get 404 for all of it
+    secret = server.http + "/api/rooms/secret/messages"
+    dm = f"{server.http}/api/rooms/{DM}/messages"
+    for who, base in (("carol", secret), ("Bob", dm)):
+        for method, path, body in (("PATCH", "/2", {"text": "x"}),
+                                   ("POST", "/2/reactions", {"emoji": "👍", "on": True}), ("DELETE", "/2", None),
+                                   ("POST", "", {"text": "x", "client_id": "x2", "reply_to": 2})):
+            status, answer = http(method, base + path, body, token=tok[who])
+            assert (status, answer["error"]) == (404, "not_found"), (who, method, path, answer)
+    assert http("PATCH", f"{secret}/4", {"text": "launch moved to Monday"}, token=tok["Bob"]) == (200, {"seq": 5})
+    assert http("DELETE", f"{secret}/4", token=tok["alice"]) == (200, {"seq": 6})
+    assert http("POST", f"{dm}/2/reactions", {"emoji": "👍", "on": True}, token=tok["carol"]) == (200, {"seq": 3})
+    status, dm_reply = http("POST", dm, {"text": "hi alice", "client_id": "r2", "reply_to": 2}, token=tok["carol"])
+    assert status == 201 and (dm_reply["seq"], dm_reply["reply_to"]) == (4, 2), dm_reply
+    secret_now = rest_events(server, tok["Bob"], "secret", after=0)
+    assert [e["seq"] for e in secret_now] == [1, 2, 3, 4, 5, 6]
+    assert (secret_now[3]["deleted"], secret_now[3]["text"]) == (True, "")
+    dm_now = rest_events(server, tok["carol"], DM, after=0)
+    assert (dm_now[1]["text"], dm_now[1].get("edited", False), dm_now[1]["reactions"]) == (
+        "hi carol, just between us 💬", False, {"👍": ["carol"]})
+    assert dm_now[3] == dm_reply
+
+    # a WebSocket sees the same: from the start, and the changes alone after the old log
+    bob = await Client.connect(server, tok["Bob"])
+    joined, events = await _replay(bob, "general", 0, 13)
+    assert joined["last_seq"] == 13 and events == after
+    await bob.close()
+    bob = await Client.connect(server, tok["Bob"])
+    _, events = await _replay(bob, "general", 9, 4)
+    assert events == after[9:]
+    await bob.close()
+
+    server.restart()
+    tok = _tokens(server)
+    assert rest_events(server, tok["alice"], "general", after=0) == after
+    assert rest_events(server, tok["carol"], DM, after=0) == dm_now
+
+
+async def test_release_030_schema_version_is_brought_to_latest(release_030_db):
+    from parley.store import store_for_url
+
+    store = store_for_url(release_030_db)
+    await store.open()
+    try:
+        assert await store.schema_version() == LATEST  # type: ignore[attr-defined]
+        events = await store.events_after("general", 0, 20)
+        assert [(e.seq, e.kind) for e in events] == [(seq, kind) for seq, kind, _, _ in LOG_030["general"]]
+    finally:
+        await store.close()

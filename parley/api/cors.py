@@ -13,7 +13,7 @@ from aiohttp import web
 from parley.config import Settings
 from parley.transports.origin import origin_listed
 
-ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
+ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type"
 MAX_AGE = "600"
 

@@ -18,7 +18,7 @@ from parley.api.common import (
     read_body,
     room_param,
 )
-from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, valid_client_id, valid_room
+from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_SEQ, valid_client_id, valid_room
 from parley.service.rooms import RoomView
 
 
@@ -124,13 +124,47 @@ async def post_message(request: web.Request) -> web.Response:
     room = room_param(request)
     body = await read_body(request)
     service = request.app[SERVICE]
-    text, client_id = body.get("text"), body.get("client_id")
+    text, client_id, reply_to = body.get("text"), body.get("client_id"), body.get("reply_to")
     if not isinstance(text, str) or not text:
         raise fail(400, "bad_request", "text must be a non-empty string")
     if client_id is not None and not valid_client_id(client_id):
         raise fail(400, "bad_request", "client_id must be a string of 1-128 characters, without U+0000")
-    saved = await service.post_wait(user, room, text, client_id)
+    if reply_to is not None and not _is_seq(reply_to):
+        raise fail(400, "bad_request", "reply_to must be the seq of a message in this room")
+    saved = await service.post_wait(user, room, text, client_id, reply_to)
     return json_response(saved.event, status=200 if saved.duplicate else 201)
+
+
+def _is_seq(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEQ
+
+
+def _message_seq(request: web.Request) -> int:
+    raw = request.match_info["seq"]
+    if not (raw.isascii() and raw.isdigit()) or not _is_seq(int(raw)):
+        raise fail(400, "bad_request", "the message must be named by its seq, an integer from 1 to 2^63-1")
+    return int(raw)
+
+
+async def edit_message(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room, seq = room_param(request), _message_seq(request)
+    body = await read_body(request)
+    return json_response({"seq": await request.app[SERVICE].messages.edit(user, room, seq, body.get("text"))})
+
+
+async def delete_message(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room, seq = room_param(request), _message_seq(request)
+    return json_response({"seq": await request.app[SERVICE].messages.delete(user, room, seq)})
+
+
+async def react(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room, seq = room_param(request), _message_seq(request)
+    body = await read_body(request)
+    return json_response({"seq": await request.app[SERVICE].messages.react(user, room, seq, body.get("emoji"),
+                                                                           body.get("on", True))})
 
 
 async def typing(request: web.Request) -> web.Response:
@@ -151,5 +185,8 @@ def add_room_routes(app: web.Application) -> None:
     app.router.add_post("/api/rooms/{room}/typing", typing)
     app.router.add_get("/api/rooms/{room}/messages", room_messages)
     app.router.add_post("/api/rooms/{room}/messages", post_message)
+    app.router.add_patch("/api/rooms/{room}/messages/{seq}", edit_message)
+    app.router.add_delete("/api/rooms/{room}/messages/{seq}", delete_message)
+    app.router.add_post("/api/rooms/{room}/messages/{seq}/reactions", react)
     app.router.add_post("/api/dms", open_dm)
     app.router.add_get("/api/me/rooms", my_rooms)

@@ -34,6 +34,9 @@ class BrokerEvents(Protocol):
     def on_user(self, user: str) -> None:
         """`user`'s tokens were revoked or the account changed."""
 
+    def on_direct(self, user: str, data: bytes) -> None:
+        """A frame (`data`, encoded) for every connection of `user` on this node."""
+
     async def on_connected(self) -> None:
         """The broker (re)connected; events published meanwhile may be lost."""
 
@@ -68,3 +71,8 @@ class Broker(ABC):
     @abstractmethod
     def publish_user(self, user: str) -> None:
         """`user`'s tokens were revoked (BrokerEvents.on_user); delivers on this node too."""
+
+    @abstractmethod
+    def publish_direct(self, user: str, data: bytes) -> None:
+        """A frame for every connection of `user`, on every node (BrokerEvents.on_direct); best effort, like
+        typing: not stored, lost if the broker is down."""

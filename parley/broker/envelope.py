@@ -46,7 +46,14 @@ class UserItem(msgspec.Struct, tag="u", array_like=True):
     user: str
 
 
-Item = EventItem | TypingItem | PresenceItem | HeadItem | AccessItem | UserItem
+class DirectItem(msgspec.Struct, tag="d", array_like=True):
+    """A frame for every connection of `user` (read markers; call signalling)."""
+
+    user: str
+    data: msgspec.Raw
+
+
+Item = EventItem | TypingItem | PresenceItem | HeadItem | AccessItem | UserItem | DirectItem
 
 
 class Envelope(msgspec.Struct, array_like=True):

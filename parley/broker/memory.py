@@ -31,3 +31,7 @@ class MemoryBroker(Broker):
     def publish_user(self, user: str) -> None:
         if self.events is not None:
             self.events.on_user(user)
+
+    def publish_direct(self, user: str, data: bytes) -> None:
+        if self.events is not None:
+            self.events.on_direct(user, data)

@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 from parley.broker.base import Broker, BrokerEvents
 from parley.broker.envelope import (
     AccessItem,
+    DirectItem,
     Envelope,
     EventItem,
     HeadItem,
@@ -157,6 +158,12 @@ class RedisBroker(Broker):
         if self.events is not None:
             self.events.on_user(user)
         self._outbox.append(UserItem(user))
+        self._wake.set()
+
+    def publish_direct(self, user: str, data: bytes) -> None:
+        if self.events is not None:
+            self.events.on_direct(user, data)
+        self._outbox.append(DirectItem(user, msgspec.Raw(data)))
         self._wake.set()
 
     def publish_presence(self, room: str, user: str, online: bool) -> None:
@@ -293,6 +300,8 @@ class RedisBroker(Broker):
                 events.on_access(item.room, item.user, item.reason, item.by)  # type: ignore[union-attr]
             elif kind is UserItem:
                 events.on_user(item.user)  # type: ignore[union-attr]
+            elif kind is DirectItem:
+                events.on_direct(item.user, bytes(item.data))  # type: ignore[union-attr]
 
     async def _tick_loop(self) -> None:
         while True:

@@ -26,6 +26,8 @@ class Control(Protocol):
 
     def user_changed(self, user: str) -> None: ...
 
+    def direct(self, user: str, data: bytes) -> None: ...
+
     def reconnected(self) -> None: ...
 
 
@@ -181,6 +183,10 @@ class Hub:
     def on_user(self, user: str) -> None:
         if self.control is not None:
             self.control.user_changed(user)
+
+    def on_direct(self, user: str, data: bytes) -> None:
+        if self.control is not None:
+            self.control.direct(user, data)
 
     async def on_connected(self) -> None:
         """The broker (re)subscribed: events published meanwhile may be lost. Make this node's presence

@@ -1,7 +1,10 @@
 """The room log: every durable change to a room is an event with its own seq in one gap-free sequence.
 
-Kinds: `message`, `member` (joined, left, invited, kicked, banned, muted, role changes...) and `topic`;
-edits, reactions and call records join them later. Each is a server frame struct (protocol/frames.py)
+Kinds: `message`, `member` (joined, left, invited, kicked, banned, muted, role changes...), `topic`, and
+the changes to a message: `edit`, `delete`, `reaction` (each names its `target` message). A stored
+message row always holds the message as it is now (edited text, deleted, its reactions come from their
+own table), so history and replay show the final state and the change events replayed after it apply
+again with no effect; call records join them later. Each is a server frame struct (protocol/frames.py)
 with `room`, `seq`, `ts` and a class-level `kind`. Join with `since`, history, resume and gap repair
 across nodes handle a `RoomEvent` whatever its kind, so a new kind needs only: its struct, a branch in
 `build`, and its wire form documented in docs/protocol.md.
@@ -14,15 +17,27 @@ from enum import StrEnum
 
 import msgspec
 
-from parley.protocol.frames import MemberEvent, Message, RoomEvent, TopicEvent
+from parley.protocol.frames import (
+    DeleteEvent,
+    EditEvent,
+    MemberEvent,
+    Message,
+    ReactionEvent,
+    RoomEvent,
+    TopicEvent,
+)
 
-__all__ = ["EventKind", "MemberAction", "RoomEvent", "build", "decode_event", "member_data"]
+__all__ = ["EventKind", "MemberAction", "RoomEvent", "build", "decode_event", "member_data", "message_data",
+           "target_data"]
 
 
 class EventKind(StrEnum):
     MESSAGE = "message"
     MEMBER = "member"
     TOPIC = "topic"
+    EDIT = "edit"
+    DELETE = "delete"
+    REACTION = "reaction"
 
 
 class MemberAction(StrEnum):
@@ -45,8 +60,34 @@ class _MemberData(msgspec.Struct, omit_defaults=True):
     reason: str | None = None
 
 
+class _MessageData(msgspec.Struct, omit_defaults=True):
+    reply_to: int | None = None
+    edited: bool = False
+    deleted: bool = False
+
+
+class _TargetData(msgspec.Struct, omit_defaults=True):
+    target: int
+    on: bool = True  # reactions: added (or removed)
+
+
 _encode_data = msgspec.json.Encoder().encode
 _decode_member = msgspec.json.Decoder(_MemberData).decode
+_decode_message = msgspec.json.Decoder(_MessageData).decode
+_decode_target = msgspec.json.Decoder(_TargetData).decode
+
+
+def message_data(reply_to: int | None = None, edited: bool = False, deleted: bool = False) -> str | None:
+    """The `data` column of a message (None for a plain one)."""
+    if reply_to is None and not edited and not deleted:
+        return None
+    return _encode_data(_MessageData(reply_to=reply_to, edited=edited, deleted=deleted)).decode()
+
+
+def target_data(target: int, on: bool = True) -> str:
+    """The `data` column of an edit, delete or reaction event. Deterministic: the store finds a message's
+    earlier edits by comparing it."""
+    return _encode_data(_TargetData(target=target, on=on)).decode()
 
 
 def member_data(user: str, action: MemberAction, role: str | None = None, reason: str | None = None) -> str:
@@ -58,13 +99,25 @@ def build(room: str, seq: int, kind: str, sender: str, text: str, ts: int, clien
           data: str | None) -> RoomEvent:
     """The event struct of a stored row (or of a row about to be stored)."""
     if kind == EventKind.MESSAGE:
-        return Message(room=room, seq=seq, sender=sender, text=text, ts=ts, client_id=client_id)
+        if data is None:
+            return Message(room=room, seq=seq, sender=sender, text=text, ts=ts, client_id=client_id)
+        m = _decode_message(data)
+        return Message(room=room, seq=seq, sender=sender, text=text, ts=ts, client_id=client_id,
+                       reply_to=m.reply_to, edited=m.edited, deleted=m.deleted)
     if kind == EventKind.MEMBER:
         d = _decode_member(data or "{}")
         return MemberEvent(room=room, seq=seq, sender=sender, user=d.user, action=d.action, ts=ts, role=d.role,
                            reason=d.reason)
     if kind == EventKind.TOPIC:
         return TopicEvent(room=room, seq=seq, sender=sender, topic=text, ts=ts)
+    if kind == EventKind.EDIT:
+        return EditEvent(room=room, seq=seq, sender=sender, target=_decode_target(data or "{}").target, text=text,
+                         ts=ts)
+    if kind == EventKind.DELETE:
+        return DeleteEvent(room=room, seq=seq, sender=sender, target=_decode_target(data or "{}").target, ts=ts)
+    if kind == EventKind.REACTION:
+        t = _decode_target(data or "{}")
+        return ReactionEvent(room=room, seq=seq, sender=sender, target=t.target, emoji=text, on=t.on, ts=ts)
     raise ValueError(f"unknown room event kind {kind!r}")
 
 

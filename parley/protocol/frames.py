@@ -10,6 +10,7 @@ import msgspec
 
 from parley.protocol.names import (
     CLIENT_ID_PATTERN,
+    EMOJI_MAX,
     HISTORY_LIMIT_MAX,
     MAX_REASON,
     MAX_SEQ,
@@ -21,6 +22,8 @@ from parley.protocol.names import (
 Ref = str | int | None
 Room = Annotated[str, msgspec.Meta(pattern=ROOM_PATTERN)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+Target = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]  # the seq of a message in the same room
+Emoji = Annotated[str, msgspec.Meta(min_length=1, max_length=EMOJI_MAX)]
 ClientId = Annotated[str, msgspec.Meta(pattern=CLIENT_ID_PATTERN)]
 Username = Annotated[str, msgspec.Meta(pattern=USERNAME_PATTERN)]
 Role = Literal["owner", "moderator", "member"]
@@ -51,6 +54,34 @@ class Send(_Client, tag="send", frozen=True):
     room: Room
     text: str
     client_id: ClientId | None = None
+    reply_to: Target | None = None
+    ref: Ref = None
+
+
+class Edit(_Client, tag="edit", frozen=True):
+    """Replace the text of one's own message `seq`."""
+
+    room: Room
+    seq: Target
+    text: str
+    ref: Ref = None
+
+
+class Delete(_Client, tag="delete", frozen=True):
+    """Delete message `seq` (one's own, or anyone's for moderators): its content is removed from the store."""
+
+    room: Room
+    seq: Target
+    ref: Ref = None
+
+
+class React(_Client, tag="react", frozen=True):
+    """Add (`on`) or remove one's reaction `emoji` on message `seq`."""
+
+    room: Room
+    seq: Target
+    emoji: Emoji
+    on: bool = True
     ref: Ref = None
 
 
@@ -92,7 +123,7 @@ class Read(_Client, tag="read", frozen=True):
     ref: Ref = None
 
 
-ClientFrame = Auth | Join | Leave | Send | History | Typing | Ping | Manage | Read
+ClientFrame = Auth | Join | Leave | Send | Edit | Delete | React | History | Typing | Ping | Manage | Read
 
 
 class _Server(msgspec.Struct, tag_field="type", omit_defaults=True):
@@ -141,6 +172,46 @@ class Message(_Server, tag="message", rename={"sender": "from"}):
     text: str
     ts: int
     client_id: str
+    reply_to: int | None = None  # the seq of the message this one answers
+    edited: bool = False  # `text` is not what was first sent (edit events say when)
+    deleted: bool = False  # deleted: `text` is empty, reactions are gone
+    reactions: dict[str, list[str]] | None = None  # emoji -> users, in stored events (history, replay)
+
+
+class EditEvent(_Server, tag="edit", rename={"sender": "from"}):
+    """`sender` replaced the text of their message `target`; `text` is its text now (the latest edit)."""
+
+    kind: ClassVar[str] = "edit"
+    room: str
+    seq: int
+    sender: str
+    target: int
+    text: str
+    ts: int
+
+
+class DeleteEvent(_Server, tag="delete", rename={"sender": "from"}):
+    """`sender` deleted message `target` (its author, or a moderator)."""
+
+    kind: ClassVar[str] = "delete"
+    room: str
+    seq: int
+    sender: str
+    target: int
+    ts: int
+
+
+class ReactionEvent(_Server, tag="reaction", rename={"sender": "from"}):
+    """`sender` added (`on`) or removed their reaction `emoji` on message `target`."""
+
+    kind: ClassVar[str] = "reaction"
+    room: str
+    seq: int
+    sender: str
+    target: int
+    emoji: str
+    on: bool
+    ts: int
 
 
 class MemberEvent(_Server, tag="member", rename={"sender": "from"}):
@@ -166,12 +237,21 @@ class TopicEvent(_Server, tag="topic", rename={"sender": "from"}):
     ts: int
 
 
-RoomEvent = Message | MemberEvent | TopicEvent  # every kind of event in a room's log (protocol/events.py)
+# every kind of event in a room's log (protocol/events.py)
+RoomEvent = Message | MemberEvent | TopicEvent | EditEvent | DeleteEvent | ReactionEvent
 
 
 class HistoryPage(_Server, tag="history"):
     room: str
     messages: list[RoomEvent]
+    ref: Ref = None
+
+
+class Done(_Server, tag="done"):
+    """The answer to `edit`, `delete` and `react`: the seq of the event that records the change."""
+
+    room: str
+    seq: int
     ref: Ref = None
 
 
@@ -195,6 +275,13 @@ class Removed(_Server, tag="removed"):
     room: str
     reason: str
     by: str
+
+
+class ReadMarker(_Server, tag="read"):
+    """The user read `room` up to `seq` on one of their devices (sent to all of them, on every node)."""
+
+    room: str
+    seq: int
 
 
 class TypingEvent(_Server, tag="typing"):

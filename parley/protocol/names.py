@@ -52,3 +52,6 @@ def password_problem(password: object) -> str | None:
     if len(password) > MAX_PASSWORD:
         return f"password must be at most {MAX_PASSWORD} characters"
     return None
+
+EMOJI_MAX = 32  # characters of a reaction (an emoji sequence or a :shortcode:)
+MAX_REACTIONS = 50  # different reactions on one message

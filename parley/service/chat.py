@@ -19,12 +19,13 @@ from parley.config import Settings
 from parley.hub import Hub, Member
 from parley.hub.presence import ClusterPresence
 from parley.protocol import ErrorCode, Outbound, encode
-from parley.protocol.events import RoomEvent
+from parley.protocol.events import RoomEvent, message_data
 from parley.protocol.frames import MembershipChanged
 from parley.protocol.names import NUL
 from parley.service.access import AccessCache
 from parley.service.accounts import Accounts
 from parley.service.limits import JOIN_BURST, JOIN_RATE, TYPING_BURST, TYPING_RATE, UserLimits
+from parley.service.messages import Messages
 from parley.service.policy import Action, Refused, decide
 from parley.service.rooms import Rooms
 from parley.session.registry import SessionRegistry
@@ -55,6 +56,7 @@ class ChatService:
         self.typing_limits = UserLimits(TYPING_RATE, TYPING_BURST)  # typing over REST
         self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
         self.rooms = Rooms(self, self._store, self._broker)
+        self.messages = Messages(self, self._store, self._broker)
         self._account_watch: asyncio.Task[None] | None = None
         self._healthy_at = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -105,6 +107,14 @@ class ChatService:
 
     def user_changed(self, user: str) -> None:
         self.accounts.user_changed(user)
+
+    def direct(self, user: str, data: bytes) -> None:
+        """A frame for `user`'s connections on this node (published to every node with `to_user`)."""
+        self.sessions.deliver(user, Outbound(data))
+
+    def to_user(self, user: str, frame: object) -> None:
+        """Send `frame` to every connection of `user`, on every node (best effort)."""
+        self._broker.publish_direct(user, encode(frame))
 
     def reconnected(self) -> None:
         self.access.clear()
@@ -241,19 +251,23 @@ class ChatService:
         if NUL in text:
             raise Refused(ErrorCode.BAD_REQUEST, "text must not contain U+0000")
 
-    def post(self, user: str, room: str, text: str, client_id: str | None, done: Posted) -> None:
+    def post(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
+             reply_to: int | None = None) -> None:
         """Store a message (group-committed), publish it to every node, then call done(saved, error).
 
         Raises Refused, with nothing stored, if the policy, the text rules or the user's rate limit refuse
-        it (a refused message does not spend a token). When what the policy needs is not cached, it is
-        loaded first and a refusal comes as done(None, Refused).
+        it (a refused message does not spend a token). When what the policy needs is not cached, or the
+        message replies to another (which must be a message of the same room, still there), that is checked
+        first and a refusal comes as done(None, Refused).
         """
         self.check_text(text)
-        if self.allowed_now(user, room, Action.SEND) is None:
+        if reply_to is not None or self.allowed_now(user, room, Action.SEND) is None:
             async def checked() -> None:
                 try:
                     await self.authorize(user, room, Action.SEND)
-                    self._submit(user, room, text, client_id, done)
+                    if reply_to is not None:
+                        await self.messages.reply_target(user, room, reply_to)
+                    self._submit(user, room, text, client_id, done, reply_to)
                 except Exception as exc:
                     done(None, exc)
 
@@ -261,10 +275,12 @@ class ChatService:
             return
         self._submit(user, room, text, client_id, done)
 
-    def _submit(self, user: str, room: str, text: str, client_id: str | None, done: Posted) -> None:
+    def _submit(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
+                reply_to: int | None = None) -> None:
         if not self.limits.take(user):
             raise Refused(ErrorCode.RATE_LIMITED, "too many messages; slow down")
-        event = NewEvent(room=room, sender=user, text=text, client_id=client_id or uuid.uuid4().hex)
+        event = NewEvent(room=room, sender=user, text=text, client_id=client_id or uuid.uuid4().hex,
+                         data=message_data(reply_to))
 
         def stored(saved: Saved | None, error: Exception | None) -> None:
             if saved is not None and not saved.duplicate:
@@ -273,7 +289,8 @@ class ChatService:
 
         self._committer.submit(event, stored)
 
-    async def post_wait(self, user: str, room: str, text: str, client_id: str | None) -> Saved:
+    async def post_wait(self, user: str, room: str, text: str, client_id: str | None,
+                        reply_to: int | None = None) -> Saved:
         """Post from REST: posting to a public room one is not a member of joins it first (creating it if it
         does not exist, as a WebSocket join would)."""
         self.check_text(text)  # before a room is created for a message that will be refused
@@ -286,7 +303,7 @@ class ChatService:
             if not fut.done():
                 fut.set_exception(error) if error is not None else fut.set_result(saved)  # type: ignore[arg-type]
 
-        self.post(user, room, text, client_id, done)
+        self.post(user, room, text, client_id, done, reply_to)
         return await fut
 
     # counters for /metrics ---------------------------------------------------------------------------

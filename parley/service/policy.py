@@ -21,6 +21,10 @@ class Action(StrEnum):
     JOIN = "join"  # become a member / subscribe to the room's live events
     READ = "read"  # read its stored events: history, replay
     SEND = "send"  # append a message
+    EDIT = "edit"  # change the text of one's own message (the author check is the caller's)
+    REACT = "react"  # add or remove a reaction on a message
+    UNSEND = "unsend"  # delete one's own message
+    REDACT = "redact"  # delete someone else's message
     TYPE = "type"  # send typing notifications
     INVITE = "invite"
     KICK = "kick"
@@ -35,7 +39,7 @@ class Action(StrEnum):
 
 
 MODERATOR_ACTIONS = frozenset({Action.INVITE, Action.KICK, Action.BAN, Action.UNBAN, Action.MUTE, Action.UNMUTE,
-                               Action.TOPIC})
+                               Action.TOPIC, Action.REDACT})
 OWNER_ACTIONS = frozenset({Action.ROLE, Action.DELETE})
 RANK = {"member": 0, "moderator": 1, "owner": 2}
 ROLES = tuple(RANK)
@@ -75,7 +79,11 @@ def decide(action: Action, room: RoomRecord | None, name: str, me: Standing | No
         if room.visibility == "public" or member or admin:
             return
         raise Refused(ErrorCode.FORBIDDEN, f"accept the invitation to {name!r} (join it) first")
-    if action in (Action.SEND, Action.TYPE):
+    if action is Action.UNSEND:  # muted members may still take back what they wrote
+        if member or admin:
+            return
+        raise Refused(ErrorCode.FORBIDDEN, f"join room {name!r} first")
+    if action in (Action.SEND, Action.TYPE, Action.EDIT, Action.REACT):
         if not member:
             raise Refused(ErrorCode.FORBIDDEN, f"join room {name!r} first")
         if me is not None and me.muted:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from parley.broker import Broker
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import EventKind, MemberAction, member_data
+from parley.protocol.frames import ReadMarker
 from parley.protocol.names import DM_MAX_USERS, DM_PREFIX, MAX_REASON, MAX_TOPIC, NUL, valid_room
 from parley.service.access import SingleFlight
 from parley.service.policy import RANK, ROLES, Action, Refused, decide, may_act_on, not_found
@@ -257,6 +258,7 @@ class Rooms:
     async def mark_read(self, user: str, room: str, seq: int) -> None:
         await self._service.authorize(user, room, Action.READ)
         await self._store.set_read(room, user, seq)
+        self._service.to_user(user, ReadMarker(room=room, seq=seq))  # the user's other devices follow
 
     # moderation -------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from parley.auth import InvalidToken
@@ -16,6 +17,9 @@ from parley.protocol import CloseCode, ErrorCode, ProtocolError
 from parley.protocol.frames import (
     Ack,
     Auth,
+    Delete,
+    Done,
+    Edit,
     History,
     HistoryPage,
     Join,
@@ -26,6 +30,7 @@ from parley.protocol.frames import (
     Message,
     Ping,
     Pong,
+    React,
     Read,
     Ready,
     Ref,
@@ -120,7 +125,7 @@ def send(session: Session, frame: Send) -> None:
     session.require_member(frame.room, frame.ref)
     ref = frame.ref
     session.service.post(session.user, frame.room, frame.text, frame.client_id,
-                         lambda saved, error: _stored(session, saved, error, ref))
+                         lambda saved, error: _stored(session, saved, error, ref), frame.reply_to)
 
 
 def _stored(session: Session, saved: Saved | None, error: Exception | None, ref: Ref) -> None:
@@ -199,6 +204,35 @@ async def _manage(session: Session, frame: Manage) -> None:
         _failed(session, exc, f"cannot {frame.action} now", frame.ref)
         return
     session.send(Managed(room=frame.room, action=frame.action, seq=seq, ref=frame.ref))
+
+
+@handles(Edit)
+def edit(session: Session, frame: Edit) -> None:
+    session.spawn(_changed(session, frame, "cannot edit now",
+                           session.service.messages.edit(session.user, frame.room, frame.seq, frame.text)))
+
+
+@handles(Delete)
+def delete(session: Session, frame: Delete) -> None:
+    session.spawn(_changed(session, frame, "cannot delete now",
+                           session.service.messages.delete(session.user, frame.room, frame.seq)))
+
+
+@handles(React)
+def react(session: Session, frame: React) -> None:
+    session.spawn(_changed(session, frame, "cannot react now",
+                           session.service.messages.react(session.user, frame.room, frame.seq, frame.emoji,
+                                                          frame.on)))
+
+
+async def _changed(session: Session, frame: Edit | Delete | React, what: str, change: Awaitable[int]) -> None:
+    """Answer a message change with `done` and the seq of its event, or the error."""
+    try:
+        seq = await change
+    except Exception as exc:
+        _failed(session, exc, what, frame.ref)
+        return
+    session.send(Done(room=frame.room, seq=seq, ref=frame.ref))
 
 
 @handles(Read)

@@ -1,6 +1,7 @@
 """Durable storage behind one interface (base.Store); the backend is chosen by the --db URL."""
 
 from parley.store.base import (
+    Amend,
     BadInvite,
     ChangeConflict,
     Invite,
@@ -35,6 +36,6 @@ def store_for_url(url: str) -> Store:
     raise ValueError(f"unsupported --db URL {url!r}: use sqlite:///path.db or postgresql://user@host/db")
 
 
-__all__ = ["BadInvite", "ChangeConflict", "Invite", "MyRoom", "NewEvent", "RoomChange", "RoomExists", "RoomInfo",
-           "RoomRecord", "Saved", "Standing", "Store", "StoreError", "StoreRejected", "StoreUnavailable", "User",
-           "UserExists", "store_for_url"]
+__all__ = ["Amend", "BadInvite", "ChangeConflict", "Invite", "MyRoom", "NewEvent", "RoomChange", "RoomExists",
+           "RoomInfo", "RoomRecord", "Saved", "Standing", "Store", "StoreError", "StoreRejected", "StoreUnavailable",
+           "User", "UserExists", "store_for_url"]

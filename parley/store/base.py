@@ -82,11 +82,24 @@ class MyRoom:
 
 
 @dataclass(frozen=True, slots=True)
+class Amend:
+    """What an edit, delete or reaction does to its `target` message, stored with its event. The target must
+    be a message of the room that is not deleted (and by `author`, when given), or nothing is stored
+    (ChangeConflict)."""
+
+    target: int
+    author: str | None = None
+    text: str | None = None  # edit: the message's text from now on
+    delete: bool = False  # remove the content (text, edits' texts, reactions); a tombstone stays
+    reaction: "tuple[str, str, bool] | None" = None  # (emoji, user, on)
+
+
+@dataclass(frozen=True, slots=True)
 class RoomChange:
     """One change of a room, stored atomically with its event: `user`'s standing goes from `expected` (what
     the change was decided on) to `standing` (None: no row), and/or the topic or visibility changes.
     `keep_owner`: refuse (ChangeConflict) if the room would be left without an owner. `purge`: remove the
-    room's events and members (deletion)."""
+    room's events and members (deletion). `amend`: change a message (edits, deletes, reactions)."""
 
     room: str
     event: "NewEvent | None" = None
@@ -97,6 +110,7 @@ class RoomChange:
     topic: str | None = None
     visibility: str | None = None
     purge: bool = False
+    amend: Amend | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,18 @@ events = Table(
     UniqueConstraint("sender", "client_id", name="messages_sender_client_id"),
 )
 
+# Who reacted to which message with what; a message's reactions go with it when it is deleted.
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("room", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the message
+    Column("emoji", String(64), nullable=False),
+    Column("username", String(32), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("room", "seq", "emoji", "username"),
+)
+
 # The one list of event columns, in the order every backend selects and inserts them (the arguments of
 # protocol.events.build). SQLite's hand-written statements and the SQLAlchemy queries both use it.
 EVENT_COLUMNS = ("room", "seq", "kind", "sender", "text", "ts", "client_id", "data")
@@ -171,5 +183,18 @@ def _v3(conn: Connection) -> None:
         "JOIN rooms r ON r.name = p.room"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: Connection) -> None:
+    """Message edits, deletes, reactions and replies: a reactions table (the rest lives in the room log)."""
+    v4 = MetaData()
+    Table("reactions", v4,
+          Column("room", String(64), nullable=False),
+          Column("seq", BigInteger, nullable=False),
+          Column("emoji", String(64), nullable=False),
+          Column("username", String(32), nullable=False),
+          Column("created_ms", BigInteger, nullable=False),
+          PrimaryKeyConstraint("room", "seq", "emoji", "username"))
+    v4.create_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)

@@ -14,8 +14,11 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley.protocol.events import RoomEvent
+from parley.protocol.events import EventKind, RoomEvent, message_data, target_data
+from parley.protocol.frames import Message
+from parley.protocol.names import MAX_REACTIONS
 from parley.store.base import (
+    Amend,
     BadInvite,
     ChangeConflict,
     Invite,
@@ -41,6 +44,7 @@ from parley.store.schema import (
     events,
     invites,
     members,
+    reactions,
     rooms,
     schema_version,
     settings,
@@ -353,9 +357,12 @@ class SqlStore(Store):
                 values["visibility"] = change.visibility
             if values:
                 await conn.execute(update(rooms).where(rooms.c.name == room).values(**values))
+            if change.amend is not None:
+                await _amend(conn, room, change.amend)
             if change.purge:
                 await conn.execute(delete(events).where(events.c.room == room))
                 await conn.execute(delete(members).where(members.c.room == room))
+                await conn.execute(delete(reactions).where(reactions.c.room == room))
         if saved is not None:
             await self._seq_changed(room)
         return saved
@@ -397,7 +404,7 @@ class SqlStore(Store):
             rows = await conn.execute(select(*_EVENT_COLS)
                                       .where(and_(events.c.room == room, events.c.seq > after))
                                       .order_by(events.c.seq).limit(limit))
-            return [event_of(tuple(r)) for r in rows]
+            return await _with_reactions(conn, room, [event_of(tuple(r)) for r in rows])
 
     async def events_before(self, room: str, before: int | None, limit: int) -> list[RoomEvent]:
         cond = events.c.room == room
@@ -405,7 +412,7 @@ class SqlStore(Store):
             cond = and_(cond, events.c.seq < before)
         async with self._begin() as conn:
             rows = await conn.execute(select(*_EVENT_COLS).where(cond).order_by(events.c.seq.desc()).limit(limit))
-            return [event_of(tuple(r)) for r in reversed(rows.all())]
+            return await _with_reactions(conn, room, [event_of(tuple(r)) for r in reversed(rows.all())])
 
     async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
         for attempt in range(3):
@@ -434,3 +441,61 @@ class SqlStore(Store):
                 new = p.rows(first, now_ms())
                 await conn.execute(insert(events), [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in new])
         return p.outcome()
+
+
+async def _with_reactions(conn: AsyncConnection, room: str, page: list[RoomEvent]) -> list[RoomEvent]:
+    """Attach each message's reactions (emoji -> users, in the order they were first given)."""
+    seqs = [e.seq for e in page if isinstance(e, Message) and not e.deleted]
+    if not seqs:
+        return page
+    rows = await conn.execute(select(reactions.c.seq, reactions.c.emoji, reactions.c.username)
+                              .where(and_(reactions.c.room == room, reactions.c.seq.between(seqs[0], seqs[-1])))
+                              .order_by(reactions.c.seq, reactions.c.created_ms, reactions.c.username))
+    found: dict[int, dict[str, list[str]]] = {}
+    for seq, emoji, user in rows:
+        found.setdefault(seq, {}).setdefault(emoji, []).append(user)
+    if found:
+        for e in page:
+            if isinstance(e, Message) and e.seq in found:
+                e.reactions = found[e.seq]
+    return page
+
+
+async def _amend(conn: AsyncConnection, room: str, amend: Amend) -> None:
+    """Apply an edit, delete or reaction to its target message inside the change's transaction (the room
+    row is locked by the event just appended)."""
+    where = and_(events.c.room == room, events.c.seq == amend.target)
+    row = (await conn.execute(select(events.c.kind, events.c.sender, events.c.data).where(where))).first()
+    if row is None or row[0] != EventKind.MESSAGE:
+        raise ChangeConflict(f"no message {amend.target} in {room}")
+    old = event_of((room, amend.target, row[0], row[1], "", 0, "", row[2]))
+    assert isinstance(old, Message)
+    if old.deleted:
+        raise ChangeConflict(f"message {amend.target} in {room} is deleted")
+    if amend.author is not None and old.sender != amend.author:
+        raise ChangeConflict(f"message {amend.target} in {room} is not by {amend.author}")
+    edits = and_(events.c.room == room, events.c.kind == EventKind.EDIT, events.c.data == target_data(amend.target))
+    if amend.text is not None:
+        await conn.execute(update(events).where(where).values(
+            text=amend.text, data=message_data(old.reply_to, edited=True)))
+        await conn.execute(update(events).where(edits).values(text=amend.text))  # earlier texts are not kept
+    if amend.delete:
+        await conn.execute(update(events).where(where).values(
+            text="", data=message_data(old.reply_to, deleted=True)))
+        await conn.execute(update(events).where(edits).values(text=""))
+        await conn.execute(delete(reactions).where(and_(reactions.c.room == room, reactions.c.seq == amend.target)))
+    if amend.reaction is not None:
+        emoji, user, on = amend.reaction
+        mine = and_(reactions.c.room == room, reactions.c.seq == amend.target, reactions.c.emoji == emoji,
+                    reactions.c.username == user)
+        if not on:
+            await conn.execute(delete(reactions).where(mine))
+            return
+        if (await conn.execute(select(func.count()).select_from(reactions).where(mine))).scalar_one():
+            return
+        kinds = (await conn.execute(select(func.count(func.distinct(reactions.c.emoji))).where(and_(
+            reactions.c.room == room, reactions.c.seq == amend.target, reactions.c.emoji != emoji)))).scalar_one()
+        if kinds >= MAX_REACTIONS:
+            raise ChangeConflict(f"message {amend.target} has {MAX_REACTIONS} different reactions already")
+        await conn.execute(insert(reactions).values(room=room, seq=amend.target, emoji=emoji, username=user,
+                                                    created_ms=now_ms()))

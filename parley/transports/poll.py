@@ -22,11 +22,12 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import get_args
 
 import msgspec
 
 from parley.protocol import ErrorCode, Outbound, encode
-from parley.protocol.frames import Join
+from parley.protocol.frames import Join, RoomEvent
 from parley.service import ChatService
 from parley.service.policy import Action, Refused
 from parley.session import Session
@@ -40,7 +41,7 @@ NAME = "poll"
 MAX_EVENTS = 1000  # room events in one answer; a room further behind than this is answered from the store first
 FOLLOW_WAIT = 5.0  # seconds a poll waits for newly followed rooms to catch up before it answers what it has
 MAX_CLIENTS = 10  # polling clients (ids) one user may have on one node
-EVENT_TYPES = frozenset({"message", "member", "topic"})
+EVENT_TYPES = frozenset(t.__struct_config__.tag for t in get_args(RoomEvent))  # frames with a seq in the room log
 # Frames that answer a waiting poll at once; the others (presence, typing) wait GATHER seconds for company, so
 # a burst of presence changes (many pollers connecting) costs one answer per poller, not one per change.
 URGENT = EVENT_TYPES | {"joined", "removed", "membership", "error", "read"}

@@ -20,9 +20,11 @@ ACTORS: dict[str, tuple[Standing | None, bool]] = {
     "owner": (Standing(state="member", role="owner"), False),
     "admin": (None, True),
 }
-MOD = [Action.INVITE, Action.KICK, Action.BAN, Action.UNBAN, Action.MUTE, Action.UNMUTE, Action.TOPIC]
+MOD = [Action.INVITE, Action.KICK, Action.BAN, Action.UNBAN, Action.MUTE, Action.UNMUTE, Action.TOPIC, Action.REDACT]
 OWN = [Action.ROLE, Action.DELETE]
-ACTIONS = [Action.LIST, Action.JOIN, Action.READ, Action.SEND, Action.TYPE, *MOD, *OWN, Action.LEAVE]
+WRITE = (Action.SEND, Action.TYPE, Action.EDIT, Action.REACT)
+ACTIONS = [Action.LIST, Action.JOIN, Action.READ, *WRITE, Action.UNSEND, *MOD, *OWN, Action.LEAVE]
+assert set(ACTIONS) == set(Action), "every action is in the table"
 
 # expected answer (None: allowed, else the error code), per room kind, actor and action
 F, N, C = "forbidden", "not_found", "conflict"
@@ -40,8 +42,10 @@ def expected(room: RoomRecord, actor: str, action: Action) -> str | None:
         return None
     if action is Action.READ:
         return F if actor == "invited" and room is not PUBLIC else None
-    if action in (Action.SEND, Action.TYPE):
+    if action in WRITE:
         return None if actor in ("member", "moderator", "owner") else F
+    if action is Action.UNSEND:  # one's own message: members and admins
+        return None if actor in ("member", "muted", "moderator", "owner", "admin") else F
     if action is Action.LEAVE:
         return None if actor not in ("outsider", "admin") else C
     if room is DM:

@@ -1,0 +1,44 @@
+"""Message changes across nodes: an edit, a reaction, a delete and a read marker made through node A reach
+the clients on node B once each, in seq order with the messages, and B's history shows the final state."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.scale.conftest import MakeNode
+from tests.support import Client, http, register, rest_messages, unique
+
+pytestmark = pytest.mark.services
+
+
+async def test_changes_made_on_one_node_reach_the_other_once(make_node: MakeNode) -> None:
+    a, b = make_node(), make_node()
+    alice, bob = register(a), register(a)
+    room = unique("x")
+    on_a = await Client.connect(a, alice[1])
+    on_b = await Client.connect(b, bob[1])
+    alice_on_b = await Client.connect(b, alice[1])  # alice's second device, on the other node
+    await on_a.join(room)
+    await on_b.join(room)
+    seq = (await on_a.say(room, "first"))["seq"]
+    url = f"{a.http}/api/rooms/{room}/messages/{seq}"
+    assert http("PATCH", url, {"text": "first, edited"}, token=alice[1])[0] == 200
+    assert http("POST", url + "/reactions", {"emoji": "👀"}, token=bob[1])[0] == 200
+    second = (await on_a.say(room, "second"))["seq"]
+    assert http("DELETE", f"{a.http}/api/rooms/{room}/messages/{second}", token=alice[1])[0] == 200
+    assert http("POST", f"{a.http}/api/rooms/{room}/read", {"seq": second}, token=alice[1])[0] == 204
+
+    seen = []
+    while len(seen) < 5:
+        frame = await on_b.next_where(lambda f: f.get("room") == room and "seq" in f and f["type"] != "ack")
+        seen.append((frame["type"], frame["seq"]))
+    assert [t for t, _ in seen] == ["message", "edit", "reaction", "message", "delete"], seen
+    assert [s for _, s in seen] == sorted(s for _, s in seen)
+    await on_b.nothing(0.5, "edit")  # nothing twice
+    assert (await alice_on_b.expect("read", room=room))["seq"] == second
+    history = {m["seq"]: m for m in rest_messages(b, bob[1], room)}
+    assert history[seq]["text"] == "first, edited" and history[seq]["reactions"] == {"👀": [bob[0]]}
+    assert history[second]["deleted"] is True
+    await asyncio.gather(on_a.close(), on_b.close(), alice_on_b.close())
