@@ -5,6 +5,7 @@ nothing stored."""
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from typing import Any
 
 from tests.support import Client, ServerProcess, http, register, rest_events, rest_messages, unique
@@ -247,3 +248,64 @@ async def test_read_markers_follow_the_user_to_every_device(shared_server: Serve
     assert http("POST", f"{shared_server.http}/api/rooms/{room}/read", {"seq": seq}, token=users[0][1])[0] == 204
     assert (await phone.expect("read", room=room))["seq"] == seq  # over REST too, to every connection
     await asyncio.gather(phone.close(), laptop.close(), other.close())
+
+
+async def test_search_finds_words_in_rooms_one_may_read_and_follows_edits_and_deletes(
+        make_server: Any) -> None:
+    server = make_server()
+    alice, bob, eve = (register(server) for _ in range(3))
+    general, secret = unique("g"), unique("s")
+    assert http("POST", f"{server.http}/api/rooms", {"name": secret, "visibility": "private"}, token=alice[1])[0] == 201
+
+    def post(tok: str, room: str, text: str) -> int:
+        status, body = http("POST", f"{server.http}/api/rooms/{room}/messages",
+                            {"text": text, "client_id": unique("c")}, token=tok)
+        assert status == 201, body
+        return int(body["seq"])
+
+    def search(tok: str, **params: Any) -> tuple[int, Any]:
+        query = "&".join(f"{k}={urllib.parse.quote(str(v))}" for k, v in params.items())
+        return http("GET", f"{server.http}/api/search?{query}", token=tok)
+
+    def texts(tok: str, **params: Any) -> list[str]:
+        status, body = search(tok, **params)
+        assert status == 200, body
+        return [m["text"] for m in body["results"]]
+
+    post(alice[1], general, "deploy finished")
+    typo = post(bob[1], general, "the deploymnet failed")
+    post(alice[1], secret, "deploy the secret plan")
+    gone = post(bob[1], general, "deploy again tomorrow")
+    post(alice[1], general, 'SELECT * FROM users; -- "quote" AND OR NOT NEAR(a b)')
+    assert texts(alice[1], q="deploy") == ["deploy again tomorrow", "deploy the secret plan", "the deploymnet failed",
+                                            "deploy finished"]  # newest first; the last word is a prefix
+    assert texts(bob[1], q="deploy") == ["deploy again tomorrow", "the deploymnet failed", "deploy finished"]
+    assert texts(eve[1], q="deploy") == []  # only rooms one is a member of
+    assert texts(alice[1], q="deploy", room=general, **{"from": bob[0]}) == ["deploy again tomorrow",
+                                                                             "the deploymnet failed"]
+    assert texts(alice[1], q="DEPLOY FIN") == ["deploy finished"]  # every word, any case
+    # an edit is found by its new text only; a deleted message is found no more
+    http("PATCH", f"{server.http}/api/rooms/{general}/messages/{typo}", {"text": "the rollout failed"},
+         token=bob[1])
+    http("DELETE", f"{server.http}/api/rooms/{general}/messages/{gone}", token=bob[1])
+    assert texts(bob[1], q="deploy") == ["deploy finished"]
+    assert texts(bob[1], q="rollout") == ["the rollout failed"]
+    # query syntax of either store is only text
+    for q in ('" OR 1=1 --', "NOT", "NEAR(a b)", "users;", "a* OR b", "'); DROP TABLE events; --"):
+        status, body = search(alice[1], q=q)
+        assert status == 200, (q, body)
+    assert texts(alice[1], q="NEAR") == ['SELECT * FROM users; -- "quote" AND OR NOT NEAR(a b)']
+    # pages
+    status, first = search(alice[1], q="deploy", limit=1)
+    assert status == 200 and len(first["results"]) == 1 and first["next"] == 1
+    status, last = search(alice[1], q="deploy", limit=5)
+    assert status == 200 and last["next"] is None
+    # bad input: a clear 400 (404 for a room one may not read) and the server goes on
+    for params, want in (({"q": ""}, 400), ({"q": "***"}, 400), ({"q": "x" * 201}, 400), ({}, 400),
+                         ({"q": "a", "limit": 0}, 400), ({"q": "a", "limit": 101}, 400),
+                         ({"q": "a", "offset": 1001}, 400), ({"q": "a", "from": "no body"}, 400),
+                         ({"q": "a", "room": "bad room"}, 400), ({"q": "deploy", "room": secret}, 404)):
+        status, body = search(eve[1], **params)
+        assert status == want, (params, body)
+    assert search(eve[1], q="deploy")[0] == 200
+    assert http("GET", f"{server.http}/api/search?q=deploy")[0] == 401

@@ -19,6 +19,7 @@ from parley.api.common import (
     room_param,
 )
 from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_SEQ, valid_client_id, valid_room
+from parley.service.messages import SEARCH_OFFSET_MAX, SEARCH_PAGE, SEARCH_PAGE_MAX
 from parley.service.rooms import RoomView
 
 
@@ -173,6 +174,22 @@ async def typing(request: web.Request) -> web.Response:
     return no_content()
 
 
+async def search(request: web.Request) -> web.Response:
+    user = await caller(request)
+    q = request.query
+    room = q.get("room")
+    if room is not None and not valid_room(room):
+        raise fail(400, "bad_request", "room must be a room name")
+    limit = int_param(request, "limit", SEARCH_PAGE, 1) or SEARCH_PAGE
+    if limit > SEARCH_PAGE_MAX:
+        raise fail(400, "bad_request", f"limit must be at most {SEARCH_PAGE_MAX}")
+    offset = int_param(request, "offset", 0, 0) or 0
+    if offset > SEARCH_OFFSET_MAX:
+        raise fail(400, "bad_request", f"offset must be at most {SEARCH_OFFSET_MAX}: narrow the search instead")
+    found = await request.app[SERVICE].messages.search(user, q.get("q"), room, q.get("from"), limit, offset)
+    return json_response({"results": found, "next": offset + limit if len(found) == limit else None})
+
+
 def add_room_routes(app: web.Application) -> None:
     app.router.add_get("/api/rooms", directory)
     app.router.add_post("/api/rooms", create_room)
@@ -190,3 +207,4 @@ def add_room_routes(app: web.Application) -> None:
     app.router.add_post("/api/rooms/{room}/messages/{seq}/reactions", react)
     app.router.add_post("/api/dms", open_dm)
     app.router.add_get("/api/me/rooms", my_rooms)
+    app.router.add_get("/api/search", search)

@@ -9,6 +9,7 @@ member who may send reacts (service/policy.py).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING
 
@@ -16,12 +17,17 @@ from parley.broker import Broker
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import EventKind, target_data
 from parley.protocol.frames import Message
-from parley.protocol.names import EMOJI_MAX, NUL
+from parley.protocol.names import EMOJI_MAX, NUL, username_problem
 from parley.service.policy import Action, Refused, decide
 from parley.store import Amend, ChangeConflict, NewEvent, RoomChange, Store
 
 if TYPE_CHECKING:
     from parley.service.chat import ChatService
+
+
+SEARCH_PAGE, SEARCH_PAGE_MAX, SEARCH_OFFSET_MAX = 20, 100, 1000
+MAX_QUERY, MAX_WORDS = 200, 10
+WORD = re.compile(r"[^\W_]+")  # letters and digits: no query syntax of either store's search reaches it
 
 
 def _missing(room: str, seq: int) -> Refused:
@@ -80,6 +86,22 @@ class Messages:
         await self._live(room, seq)
         return await self._apply(user, room, EventKind.REACTION, emoji, seq, Amend(seq, reaction=(emoji, user, on)),
                                  on)
+
+    async def search(self, user: str, query: object, room: str | None = None, sender: object = None,
+                     limit: int = SEARCH_PAGE, offset: int = 0) -> list[Message]:
+        """Messages matching every word of `query` (the last one as a prefix: search as you type), newest
+        first, in `room` (which the user must be able to read) or in every room they are a member of."""
+        if not isinstance(query, str) or not 1 <= len(query) <= MAX_QUERY:
+            raise Refused(ErrorCode.BAD_REQUEST, f"q must be 1-{MAX_QUERY} characters")
+        words = [w.lower() for w in WORD.findall(query)][:MAX_WORDS]
+        if not words:
+            raise Refused(ErrorCode.BAD_REQUEST, "q must contain a word (letters or digits)")
+        if sender is not None and (not isinstance(sender, str) or username_problem(sender) is not None):
+            raise Refused(ErrorCode.BAD_REQUEST, "from must be a user name")
+        if room is not None:
+            await self._service.authorize(user, room, Action.READ)
+        found = await self._store.search(words, user, room, sender, limit, offset)
+        return [m for m in found if isinstance(m, Message)]
 
     async def _live(self, room: str, seq: int) -> Message:
         message = await self.message(room, seq)

@@ -276,5 +276,11 @@ class Store(ABC):
         """Events of `room` with seq > after, oldest first, at most `limit`."""
 
     @abstractmethod
+    async def search(self, words: list[str], user: str, room: str | None, sender: str | None, limit: int,
+                     offset: int) -> list[RoomEvent]:
+        """Messages containing every one of `words` (the last one as a prefix), newest first: in `room`, or
+        in every room `user` is a member of; only those by `sender` when given."""
+
+    @abstractmethod
     async def events_before(self, room: str, before: int | None, limit: int) -> list[RoomEvent]:
         """The latest `limit` events of `room` with seq < before (or the latest), oldest first."""

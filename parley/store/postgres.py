@@ -47,6 +47,13 @@ def split_url(url: str) -> tuple[URL, dict[str, str], str | None]:
 
 
 class PostgresStore(SqlStore):
+    # the expression of the events_search index (schema.SEARCH_INDEX), so the index answers it
+    _matches = "to_tsvector('simple', e.text) @@ to_tsquery('simple', :match)"
+
+    @staticmethod
+    def _match(words: list[str]) -> str:
+        return " & ".join([*words[:-1], words[-1] + ":*"])
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.engine_url, self.server_settings, self.ssl = split_url(url)

@@ -184,7 +184,9 @@ def _v3(conn: Connection) -> None:
 
 
 def _v4(conn: Connection) -> None:
-    """Message edits, deletes, reactions and replies: a reactions table (the rest lives in the room log)."""
+    """Message edits, deletes, reactions and replies: a reactions table (the rest lives in the room log).
+    Full-text search over messages: in SQLite an FTS5 index of events.text kept by triggers (edits and
+    deletes included), in PostgreSQL a GIN index on the text's tsvector; existing messages are indexed."""
     v4 = MetaData()
     Table("reactions", v4,
           Column("room", String(64), nullable=False),
@@ -194,6 +196,27 @@ def _v4(conn: Connection) -> None:
           Column("created_ms", BigInteger, nullable=False),
           PrimaryKeyConstraint("room", "seq", "emoji", "username"))
     v4.create_all(conn)
+    for statement in SEARCH_INDEX[conn.dialect.name]:
+        conn.execute(text(statement))
+
+
+# One token list for both backends: words only, so no query syntax of either reaches the database.
+SEARCH_INDEX = {
+    "sqlite": [
+        "CREATE VIRTUAL TABLE events_fts USING fts5(text, content='events', content_rowid='rowid')",
+        "CREATE TRIGGER events_fts_insert AFTER INSERT ON events WHEN new.kind = 'message' BEGIN "
+        "INSERT INTO events_fts(rowid, text) VALUES (new.rowid, new.text); END",
+        "CREATE TRIGGER events_fts_delete AFTER DELETE ON events WHEN old.kind = 'message' BEGIN "
+        "INSERT INTO events_fts(events_fts, rowid, text) VALUES ('delete', old.rowid, old.text); END",
+        "CREATE TRIGGER events_fts_update AFTER UPDATE OF text ON events WHEN old.kind = 'message' BEGIN "
+        "INSERT INTO events_fts(events_fts, rowid, text) VALUES ('delete', old.rowid, old.text); "
+        "INSERT INTO events_fts(rowid, text) VALUES (new.rowid, new.text); END",
+        "INSERT INTO events_fts(rowid, text) SELECT rowid, text FROM events WHERE kind = 'message'",
+    ],
+    "postgresql": [
+        "CREATE INDEX events_search ON events USING gin (to_tsvector('simple', text)) WHERE kind = 'message'",
+    ],
+}
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]

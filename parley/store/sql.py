@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -405,6 +405,27 @@ class SqlStore(Store):
                                       .where(and_(events.c.room == room, events.c.seq > after))
                                       .order_by(events.c.seq).limit(limit))
             return await _with_reactions(conn, room, [event_of(tuple(r)) for r in rows])
+
+    async def search(self, words: list[str], user: str, room: str | None, sender: str | None, limit: int,
+                     offset: int) -> list[RoomEvent]:
+        params: dict[str, Any] = {"match": self._match(words), "user": user, "room": room, "sender": sender,
+                                  "limit": limit, "offset": offset}
+        where = "e.room = :room" if room is not None else (
+            "e.room IN (SELECT room FROM members WHERE username = :user AND state = 'member')")
+        if sender is not None:
+            where += " AND lower(e.sender) = lower(:sender)"
+        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        query = text(f"SELECT {cols} FROM events e WHERE e.kind = 'message' AND {self._matches} AND {where} "
+                     "ORDER BY e.ts DESC, e.seq DESC LIMIT :limit OFFSET :offset")
+        async with self._begin() as conn:
+            return [event_of(tuple(r)) for r in await conn.execute(query, params)]
+
+    _matches = ""  # the SQL condition on `e` that the text matches :match (per backend)
+
+    @staticmethod
+    def _match(words: list[str]) -> str:
+        """The backend's query for `words` (letters and digits only, so no syntax of its own)."""
+        raise NotImplementedError
 
     async def events_before(self, room: str, before: int | None, limit: int) -> list[RoomEvent]:
         cond = events.c.room == room

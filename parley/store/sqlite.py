@@ -59,6 +59,12 @@ def sqlite_sync(url: str) -> str:
 
 
 class SqliteStore(SqlStore):
+    _matches = "e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH :match)"
+
+    @staticmethod
+    def _match(words: list[str]) -> str:
+        return " ".join([f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*'])
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = sqlite_path(url)

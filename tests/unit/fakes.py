@@ -357,6 +357,17 @@ class FakeStore(Store):
         older = [e for e in self.logs.get(room, []) if before is None or e.seq < before]
         return older[-limit:] if limit > 0 else []
 
+    async def search(self, words: list[str], user: str, room: str | None, sender: str | None, limit: int,
+                     offset: int) -> list[RoomEvent]:
+        await self._enter("search")
+        rooms = [room] if room is not None else [r for (r, u), s in self.standings.items()
+                                                 if u == user and s is not None and s.state == "member"]
+        found = [e for r in rooms for e in self.logs.get(r, []) if isinstance(e, Message)
+                 and all(w.lower() in e.text.lower() for w in words)
+                 and (sender is None or e.sender.lower() == sender.lower())]
+        found.sort(key=lambda e: (e.ts, e.seq), reverse=True)
+        return found[offset:offset + limit]
+
 
 class FakeMember:
     """A hub member that records what it is given: pushed frames and backlog events."""
