@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -389,3 +390,20 @@ async def test_release_030_schema_version_is_brought_to_latest(release_030_db):
         assert [(e.seq, e.kind) for e in events] == [(seq, kind) for seq, kind, _, _ in LOG_030["general"]]
     finally:
         await store.close()
+
+
+async def test_release_030_old_messages_are_found_by_search(make_server, release_030_db):
+    """The search index is built for what the old release stored; each user finds only their rooms' messages."""
+    srv = make_server(db=release_030_db)
+    tokens = {name: _token(srv, name) for name in ("alice", "Bob", "carol")}
+
+    def found(name: str, q: str) -> list[str]:
+        status, body = http("GET", f"{srv.http}/api/search?q={urllib.parse.quote(q)}", token=tokens[name])
+        assert status == 200, body
+        return [m["text"] for m in body["results"]]
+
+    assert found("Bob", "launch") == ["psst: launch is on Friday 🤫"]  # the private room he is in
+    assert found("carol", "launch") == []  # not a member of it
+    assert found("alice", "carol") == ["hi carol, just between us 💬"]  # the DM
+    assert found("Bob", "héllo") == ["héllo 👋"]
+    assert found("alice", "line two") == ["line one\nline two"]

@@ -203,7 +203,9 @@ def _v4(conn: Connection) -> None:
 # One token list for both backends: words only, so no query syntax of either reaches the database.
 SEARCH_INDEX = {
     "sqlite": [
-        "CREATE VIRTUAL TABLE events_fts USING fts5(text, content='events', content_rowid='rowid')",
+        # diacritics kept, as PostgreSQL's 'simple' configuration keeps them: both stores find the same
+        "CREATE VIRTUAL TABLE events_fts USING fts5(text, content='events', content_rowid='rowid', "
+        "tokenize='unicode61 remove_diacritics 0')",
         "CREATE TRIGGER events_fts_insert AFTER INSERT ON events WHEN new.kind = 'message' BEGIN "
         "INSERT INTO events_fts(rowid, text) VALUES (new.rowid, new.text); END",
         "CREATE TRIGGER events_fts_delete AFTER DELETE ON events WHEN old.kind = 'message' BEGIN "
