@@ -309,3 +309,51 @@ async def test_search_finds_words_in_rooms_one_may_read_and_follows_edits_and_de
         assert status == want, (params, body)
     assert search(eve[1], q="deploy")[0] == 200
     assert http("GET", f"{server.http}/api/search?q=deploy")[0] == 401
+
+
+async def test_mentions_name_members_and_are_counted_until_read(make_server: Any) -> None:
+    server = make_server()
+    alice, bob, carol = (register(server) for _ in range(3))
+    room = unique("m")
+    for _, tok in (alice, bob):
+        assert http("POST", f"{server.http}/api/rooms/{room}/join", token=tok)[0] == 200
+    listener = await Client.connect(server, bob[1])
+    await listener.join(room)
+
+    def post(text: str) -> dict[str, Any]:
+        status, body = http("POST", f"{server.http}/api/rooms/{room}/messages", {"text": text,
+                                                                                "client_id": unique("c")},
+                            token=alice[1])
+        assert status == 201, body
+        return body
+
+    def mine(tok: str) -> dict[str, Any]:
+        status, body = http("GET", f"{server.http}/api/me/rooms", token=tok)
+        assert status == 200
+        return next(r for r in body["rooms"] if r["name"] == room)
+
+    shout = post(f"hey @{bob[0].upper()}, see @{carol[0]} and @nobody. email me at a@b.c")
+    assert shout["mentions"] == [bob[0]]  # a member, as registered; carol is not in the room, nobody exists not
+    assert (await listener.expect("message", room=room))["mentions"] == [bob[0]]
+    everyone = post("@room standup in 5")
+    assert everyone["mentions"] == ["@room"]
+    plain = post("no one named here")
+    assert "mentions" not in plain
+    assert (mine(bob[1])["unread"], mine(bob[1])["mentions"]) == (3, 2)
+    assert mine(alice[1])["mentions"] == 0  # one's own @room does not count
+    # the mention survives an edit; a deleted message no longer counts
+    http("PATCH", f"{server.http}/api/rooms/{room}/messages/{shout['seq']}", {"text": "edited"}, token=alice[1])
+    history = {m["seq"]: m for m in rest_messages(server, bob[1], room)}
+    assert history[shout["seq"]]["mentions"] == [bob[0]]
+    http("DELETE", f"{server.http}/api/rooms/{room}/messages/{everyone['seq']}", token=alice[1])
+    assert mine(bob[1])["mentions"] == 1
+    assert http("POST", f"{server.http}/api/rooms/{room}/read", {"seq": plain["seq"]}, token=bob[1])[0] == 204
+    assert (mine(bob[1])["unread"], mine(bob[1])["mentions"]) == (0, 0)
+    # the notification level per room
+    assert mine(bob[1])["notify"] == "all"
+    assert http("POST", f"{server.http}/api/rooms/{room}/notify", {"level": "mentions"}, token=bob[1])[0] == 204
+    assert mine(bob[1])["notify"] == "mentions"
+    for body, want in (({"level": "loud"}, 400), ({}, 400)):
+        assert http("POST", f"{server.http}/api/rooms/{room}/notify", body, token=bob[1])[0] == want
+    assert http("POST", f"{server.http}/api/rooms/{room}/notify", {"level": "none"}, token=carol[1])[0] == 409
+    await listener.close()

@@ -168,6 +168,14 @@ async def react(request: web.Request) -> web.Response:
                                                                            body.get("on", True))})
 
 
+async def notify(request: web.Request) -> web.Response:
+    user = await caller(request)
+    room = room_param(request)
+    body = await read_body(request)
+    await request.app[SERVICE].rooms.set_notify(user, room, body.get("level"))
+    return no_content()
+
+
 async def typing(request: web.Request) -> web.Response:
     user = await caller(request)
     await request.app[SERVICE].typed(user, room_param(request))
@@ -200,6 +208,7 @@ def add_room_routes(app: web.Application) -> None:
     app.router.add_post("/api/rooms/{room}/manage", manage)
     app.router.add_post("/api/rooms/{room}/read", mark_read)
     app.router.add_post("/api/rooms/{room}/typing", typing)
+    app.router.add_post("/api/rooms/{room}/notify", notify)
     app.router.add_get("/api/rooms/{room}/messages", room_messages)
     app.router.add_post("/api/rooms/{room}/messages", post_message)
     app.router.add_patch("/api/rooms/{room}/messages/{seq}", edit_message)

@@ -64,6 +64,7 @@ class _MessageData(msgspec.Struct, omit_defaults=True):
     reply_to: int | None = None
     edited: bool = False
     deleted: bool = False
+    mentions: list[str] | None = None
 
 
 class _TargetData(msgspec.Struct, omit_defaults=True):
@@ -77,11 +78,14 @@ _decode_message = msgspec.json.Decoder(_MessageData).decode
 _decode_target = msgspec.json.Decoder(_TargetData).decode
 
 
-def message_data(reply_to: int | None = None, edited: bool = False, deleted: bool = False) -> str | None:
-    """The `data` column of a message (None for a plain one)."""
-    if reply_to is None and not edited and not deleted:
+def message_data(reply_to: int | None = None, edited: bool = False, deleted: bool = False,
+                 mentions: list[str] | None = None) -> str | None:
+    """The `data` column of a message (None for a plain one). Its only strings are the mentioned names, so
+    the store counts a user's mentions by looking for `"name"` in it."""
+    if reply_to is None and not edited and not deleted and not mentions:
         return None
-    return _encode_data(_MessageData(reply_to=reply_to, edited=edited, deleted=deleted)).decode()
+    return _encode_data(_MessageData(reply_to=reply_to, edited=edited, deleted=deleted,
+                                     mentions=mentions or None)).decode()
 
 
 def target_data(target: int, on: bool = True) -> str:
@@ -103,7 +107,7 @@ def build(room: str, seq: int, kind: str, sender: str, text: str, ts: int, clien
             return Message(room=room, seq=seq, sender=sender, text=text, ts=ts, client_id=client_id)
         m = _decode_message(data)
         return Message(room=room, seq=seq, sender=sender, text=text, ts=ts, client_id=client_id,
-                       reply_to=m.reply_to, edited=m.edited, deleted=m.deleted)
+                       reply_to=m.reply_to, edited=m.edited, deleted=m.deleted, mentions=m.mentions)
     if kind == EventKind.MEMBER:
         d = _decode_member(data or "{}")
         return MemberEvent(room=room, seq=seq, sender=sender, user=d.user, action=d.action, ts=ts, role=d.role,

@@ -175,6 +175,7 @@ class Message(_Server, tag="message", rename={"sender": "from"}):
     reply_to: int | None = None  # the seq of the message this one answers
     edited: bool = False  # `text` is not what was first sent (edit events say when)
     deleted: bool = False  # deleted: `text` is empty, reactions are gone
+    mentions: list[str] | None = None  # members named with @name (as registered), and "@room"
     reactions: dict[str, list[str]] | None = None  # emoji -> users, in stored events (history, replay)
 
 

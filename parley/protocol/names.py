@@ -53,5 +53,22 @@ def password_problem(password: object) -> str | None:
         return f"password must be at most {MAX_PASSWORD} characters"
     return None
 
+ROOM_MENTION = "@room"  # a mention of everyone in the room (a user name cannot contain "@")
+MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9._-]{1,32})")
+MAX_MENTIONS = 20
+
+
+def mentioned(text: str) -> list[str]:
+    """The names written as @name in `text` (trailing dots dropped: "thanks @bob."), first use first,
+    without duplicates (compared case-insensitively); "@room" for @room."""
+    out: dict[str, str] = {}
+    for match in MENTION_RE.finditer(text):
+        name = match.group(1).rstrip(".")
+        if name:
+            key = name.lower()
+            out.setdefault(key, ROOM_MENTION if key == "room" else name)
+    return list(out.values())[:MAX_MENTIONS]
+
+
 EMOJI_MAX = 32  # characters of a reaction (an emoji sequence or a :shortcode:)
 MAX_REACTIONS = 50  # different reactions on one message

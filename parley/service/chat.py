@@ -261,13 +261,14 @@ class ChatService:
         first and a refusal comes as done(None, Refused).
         """
         self.check_text(text)
-        if reply_to is not None or self.allowed_now(user, room, Action.SEND) is None:
+        if reply_to is not None or "@" in text or self.allowed_now(user, room, Action.SEND) is None:
             async def checked() -> None:
                 try:
                     await self.authorize(user, room, Action.SEND)
                     if reply_to is not None:
                         await self.messages.reply_target(user, room, reply_to)
-                    self._submit(user, room, text, client_id, done, reply_to)
+                    mentions = await self.messages.mentions(room, text) if "@" in text else None
+                    self._submit(user, room, text, client_id, done, reply_to, mentions)
                 except Exception as exc:
                     done(None, exc)
 
@@ -276,11 +277,11 @@ class ChatService:
         self._submit(user, room, text, client_id, done)
 
     def _submit(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
-                reply_to: int | None = None) -> None:
+                reply_to: int | None = None, mentions: list[str] | None = None) -> None:
         if not self.limits.take(user):
             raise Refused(ErrorCode.RATE_LIMITED, "too many messages; slow down")
         event = NewEvent(room=room, sender=user, text=text, client_id=client_id or uuid.uuid4().hex,
-                         data=message_data(reply_to))
+                         data=message_data(reply_to, mentions=mentions))
 
         def stored(saved: Saved | None, error: Exception | None) -> None:
             if saved is not None and not saved.duplicate:

@@ -17,7 +17,7 @@ from parley.broker import Broker
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import EventKind, target_data
 from parley.protocol.frames import Message
-from parley.protocol.names import EMOJI_MAX, NUL, username_problem
+from parley.protocol.names import EMOJI_MAX, NUL, ROOM_MENTION, mentioned, username_problem
 from parley.service.policy import Action, Refused, decide
 from parley.store import Amend, ChangeConflict, NewEvent, RoomChange, Store
 
@@ -54,6 +54,15 @@ class Messages:
         if not page or page[0].seq != seq or not isinstance(page[0], Message):
             raise _missing(room, seq)
         return page[0]
+
+    async def mentions(self, room: str, text: str) -> list[str] | None:
+        """The members of `room` that `text` names with @name (as they registered), and "@room"."""
+        names = mentioned(text)
+        if not names:
+            return None
+        members = {name.lower(): name for name, s in await self._store.members(room) if s.state == "member"}
+        found = [n if n == ROOM_MENTION else members.get(n.lower(), "") for n in names]
+        return [n for n in found if n] or None
 
     async def reply_target(self, user: str, room: str, seq: int) -> None:
         """A reply must answer a message of the same room that is still there."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from parley.broker import Broker
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import EventKind, MemberAction, member_data
-from parley.protocol.frames import ReadMarker
+from parley.protocol.frames import MembershipChanged, ReadMarker
 from parley.protocol.names import DM_MAX_USERS, DM_PREFIX, MAX_REASON, MAX_TOPIC, NUL, valid_room
 from parley.service.access import SingleFlight
 from parley.service.policy import RANK, ROLES, Action, Refused, decide, may_act_on, not_found
@@ -31,6 +31,8 @@ from parley.store import (
     Standing,
     Store,
 )
+
+NOTIFY_LEVELS = ("all", "mentions", "none")
 
 if TYPE_CHECKING:
     from parley.service.chat import ChatService
@@ -254,6 +256,16 @@ class Rooms:
 
     async def mine(self, user: str) -> list[MyRoom]:
         return await self._store.my_rooms(user)
+
+    async def set_notify(self, user: str, room: str, level: object) -> None:
+        """What `user` wants to be told of in `room`: every message, mentions only, or nothing."""
+        if level not in NOTIFY_LEVELS:
+            raise Refused(ErrorCode.BAD_REQUEST, "level must be 'all', 'mentions' or 'none'")
+        assert isinstance(level, str)
+        await self._service.authorize(user, room, Action.READ)
+        if not await self._store.set_notify(room, user, level):
+            raise Refused(ErrorCode.CONFLICT, f"you are not a member of room {room!r}")
+        self._service.to_user(user, MembershipChanged(room=room))  # the user's other devices reload their list
 
     async def mark_read(self, user: str, room: str, seq: int) -> None:
         await self._service.authorize(user, room, Action.READ)

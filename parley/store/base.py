@@ -79,6 +79,8 @@ class MyRoom:
     last_read: int
     unread: int  # messages from others after last_read
     members: list[str] | None = None  # for direct messages
+    mentions: int = 0  # of those, the ones naming the user (or @room)
+    notify: str = "all"  # what the user wants to be notified of here: all, mentions, none
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,10 @@ class Store(ABC):
     async def apply(self, change: RoomChange) -> "Saved | None":
         """Store `change` and its event in one transaction (ChangeConflict, nothing stored, if it no longer
         fits); the stored event."""
+
+    @abstractmethod
+    async def set_notify(self, room: str, user: str, level: str) -> bool:
+        """Set `user`'s notification level in `room` (all, mentions, none); False if not a member."""
 
     @abstractmethod
     async def set_read(self, room: str, user: str, seq: int) -> None:

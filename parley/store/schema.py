@@ -64,6 +64,7 @@ members = Table(
     Column("role", String(16), nullable=False, server_default="member"),  # owner, moderator, member
     Column("muted", Integer, nullable=False, server_default="0"),
     Column("last_read", BigInteger, nullable=False, server_default="0"),  # the user's read marker
+    Column("notify", String(16), nullable=False, server_default="all"),  # all, mentions, none
     PrimaryKeyConstraint("room", "username"),
     Index("members_by_user", "username"),
 )
@@ -184,7 +185,8 @@ def _v3(conn: Connection) -> None:
 
 
 def _v4(conn: Connection) -> None:
-    """Message edits, deletes, reactions and replies: a reactions table (the rest lives in the room log).
+    """Message edits, deletes, reactions and replies: a reactions table (the rest lives in the room log);
+    each member's notification level.
     Full-text search over messages: in SQLite an FTS5 index of events.text kept by triggers (edits and
     deletes included), in PostgreSQL a GIN index on the text's tsvector; existing messages are indexed."""
     v4 = MetaData()
@@ -196,6 +198,7 @@ def _v4(conn: Connection) -> None:
           Column("created_ms", BigInteger, nullable=False),
           PrimaryKeyConstraint("room", "seq", "emoji", "username"))
     v4.create_all(conn)
+    conn.execute(text("ALTER TABLE members ADD COLUMN notify VARCHAR(16) DEFAULT 'all' NOT NULL"))
     for statement in SEARCH_INDEX[conn.dialect.name]:
         conn.execute(text(statement))
 

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley.protocol.events import EventKind, RoomEvent, message_data, target_data
 from parley.protocol.frames import Message
-from parley.protocol.names import MAX_REACTIONS
+from parley.protocol.names import MAX_REACTIONS, ROOM_MENTION
 from parley.store.base import (
     Amend,
     BadInvite,
@@ -285,11 +285,16 @@ class SqlStore(Store):
 
     async def my_rooms(self, user: str) -> list[MyRoom]:
         m = members
-        unread = (select(func.count()).select_from(events)
-                  .where(and_(events.c.room == m.c.room, events.c.seq > m.c.last_read, events.c.kind == "message",
-                              events.c.sender != m.c.username)).scalar_subquery())
+        after_read = and_(events.c.room == m.c.room, events.c.seq > m.c.last_read, events.c.kind == "message",
+                          events.c.sender != m.c.username)
+        unread = select(func.count()).select_from(events).where(after_read).scalar_subquery()
+        # a message's data holds no strings but the mentioned names (protocol.events.message_data)
+        me = '"' + _like_escape(user) + '"'
+        named = or_(events.c.data.like(f"%{me}%", escape="\\"), events.c.data.like(f'%"{ROOM_MENTION}"%'))
+        mentions = select(func.count()).select_from(events).where(and_(after_read, named)).scalar_subquery()
         query = (select(m.c.room, rooms.c.visibility, rooms.c.topic, m.c.state, m.c.role, m.c.muted,
-                        rooms.c.last_seq, m.c.last_read, case((m.c.state == "member", unread), else_=0))
+                        rooms.c.last_seq, m.c.last_read, case((m.c.state == "member", unread), else_=0),
+                        case((m.c.state == "member", mentions), else_=0), m.c.notify)
                  .join(rooms, rooms.c.name == m.c.room)
                  .where(and_(m.c.username == user, m.c.state.in_(("member", "invited")),
                              rooms.c.visibility != "deleted"))
@@ -304,7 +309,14 @@ class SqlStore(Store):
                                                      .order_by(m.c.username)):
                     people.setdefault(room, []).append(name)
         return [MyRoom(name=r[0], visibility=r[1], topic=r[2], state=r[3], role=r[4], muted=bool(r[5]), last_seq=r[6],
-                       last_read=r[7], unread=r[8], members=people.get(r[0]) if r[1] == "dm" else None) for r in rows]
+                       last_read=r[7], unread=r[8], mentions=r[9], notify=r[10],
+                       members=people.get(r[0]) if r[1] == "dm" else None) for r in rows]
+
+    async def set_notify(self, room: str, user: str, level: str) -> bool:
+        async with self._begin() as conn:
+            done = await conn.execute(update(members).where(and_(members.c.room == room, members.c.username == user,
+                                                                 members.c.state == "member")).values(notify=level))
+            return bool(done.rowcount)
 
     async def create_room(self, record: RoomRecord, standings: dict[str, Standing],
                           events_: list[NewEvent]) -> list[Saved]:
@@ -498,7 +510,7 @@ async def _amend(conn: AsyncConnection, room: str, amend: Amend) -> None:
     edits = and_(events.c.room == room, events.c.kind == EventKind.EDIT, events.c.data == target_data(amend.target))
     if amend.text is not None:
         await conn.execute(update(events).where(where).values(
-            text=amend.text, data=message_data(old.reply_to, edited=True)))
+            text=amend.text, data=message_data(old.reply_to, edited=True, mentions=old.mentions)))
         await conn.execute(update(events).where(edits).values(text=amend.text))  # earlier texts are not kept
     if amend.delete:
         await conn.execute(update(events).where(where).values(
@@ -520,3 +532,8 @@ async def _amend(conn: AsyncConnection, room: str, amend: Amend) -> None:
             raise ChangeConflict(f"message {amend.target} has {MAX_REACTIONS} different reactions already")
         await conn.execute(insert(reactions).values(room=room, seq=amend.target, emoji=emoji, username=user,
                                                     created_ms=now_ms()))
+
+
+def _like_escape(value: str) -> str:
+    """`value` for a LIKE pattern with ESCAPE '\\' (user names may contain `_`)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

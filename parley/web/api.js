@@ -149,6 +149,12 @@ export function markRead(token, room, seq) {
   return request("POST", `/api/rooms/${enc(room)}/read`, { token, body: { seq } });
 }
 
+/** Stored events of `room` with seq > `after`, oldest first (at most `limit`). */
+export async function eventsAfter(token, room, after, limit = 1) {
+  const data = await request("GET", `/api/rooms/${enc(room)}/messages?after=${after}&limit=${limit}`, { token });
+  return Array.isArray(data && data.messages) ? data.messages : [];
+}
+
 /** The direct conversation with `users` (besides you), made if new: resolves to the room. */
 export function openDm(token, users) {
   return request("POST", "/api/dms", { token, body: { users } });

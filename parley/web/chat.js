@@ -3,14 +3,16 @@
 // same list, unread counts and invitations. It routes server frames to rooms, renders membership and
 // topic events, drops a room at once when the server says you were removed (and never rejoins it),
 // reports what you have read, sends what you write (through the outbox), and keeps the sidebar,
-// header, presence list, typing line and connection badge in step with the state.
+// header, presence list, typing line and connection badge in step with the state. Messages can be edited
+// (inline), deleted (with a confirmation), reacted to and replied to (a quote bar above the composer);
+// each such change is a frame answered by `done`, and its event reaches every member.
 
 import * as api from "./api.js";
 import { Dialogs } from "./dialogs.js";
 import { Members, permissions } from "./members.js";
 import { closeMenu, openMenu } from "./menu.js";
 import { Outbox } from "./outbox.js";
-import { avatar } from "./render.js";
+import { avatar, firstLine, REACTIONS } from "./render.js";
 import { PAGE_SIZE, Room } from "./room.js";
 import { loadSession, Prefs, saveSession } from "./session.js";
 import { Transport } from "./transport.js";
@@ -22,6 +24,7 @@ const RETRY_SEND_MS = 1500;
 const SYNC_EVERY_MS = 10_000; // how often the room list is refreshed while the page is visible
 const READ_DELAY_MS = 400; // read markers are reported at most this often per room
 const EXPIRED = "Your session has expired. Please sign in again.";
+const ACTION_TIMEOUT_MS = 15_000; // an edit, delete or reaction not answered by then is reported as failed
 
 const $ = (id) => document.getElementById(id);
 
@@ -55,6 +58,9 @@ export class Chat {
     this.typingTimer = null;
     this.historyRefs = new Map(); // ref -> {room, limit}
     this.historyCounter = 0;
+    this.actions = new Map(); // ref -> {resolve, fail} for edit, delete and react frames awaiting `done`
+    this.actionCounter = 0;
+    this.editing = null; // {room, seq, form} the message being edited inline
     this.maxText = 4000;
     this.suggestions = [];
     this.synced = false; // the room list was loaded on the current connection
@@ -220,7 +226,25 @@ export class Chat {
       if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
         ev.preventDefault();
         this.sendFromComposer();
+      } else if (ev.key === "ArrowUp" && !box.value && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+        // Up in an empty composer edits your last message, as in Slack and Element.
+        const room = this.rooms.get(this.active);
+        const last = room && !room.info.muted ? room.lastOwnMessage() : null;
+        if (last) {
+          ev.preventDefault();
+          this.startEdit(room, last.seq);
+        }
+      } else if (ev.key === "Escape") {
+        const room = this.rooms.get(this.active);
+        if (room && room.replyTo !== null) {
+          ev.stopPropagation();
+          this.setReply(room, null);
+        }
       }
+    });
+    $("reply-cancel").addEventListener("click", () => {
+      const room = this.rooms.get(this.active);
+      if (room) this.setReply(room, null);
     });
     box.addEventListener("input", () => {
       this.autosize();
@@ -407,6 +431,9 @@ export class Chat {
       onChange: (r) => this.roomChanged(r),
       onNeedHistory: (r, before) => this.requestHistory(r, before),
       onRead: (r) => this.reportRead(r),
+      onAction: (r, seq, action, el, emoji) => this.messageAction(r, seq, action, el, emoji),
+      onNeedQuote: (r, seq) => this.lookUpQuote(r, seq),
+      onNotice: (text) => this.notify(text, { kind: "info", timeout: 6000 }),
     });
     room.addedAt = performance.now();
     room.info = {};
@@ -639,6 +666,7 @@ export class Chat {
     const room = this.rooms.get(this.active);
     $("composer").hidden = !room;
     $("leave").hidden = !room;
+    this.renderReplyBar();
     $("welcome").hidden = !!room;
     if (room) {
       room.show();
@@ -812,6 +840,7 @@ export class Chat {
     $("leave").textContent = "Leave";
 
     const muted = !!(room && room.info.muted);
+    if (room) room.log.classList.toggle("read-only", muted);
     const box = $("message");
     box.disabled = muted;
     $("send").disabled = muted;
@@ -842,6 +871,9 @@ export class Chat {
     $("retry-now").hidden = !(state === "reconnecting" || state === "offline");
     document.body.dataset.conn = state;
     if (state !== "connected") {
+      for (const pending of [...this.actions.values()]) {
+        pending.fail("The connection dropped before the server answered: check the message and try again.");
+      }
       this.inflight.clear();
       this.synced = false;
       for (const room of this.rooms.values()) {
@@ -891,6 +923,21 @@ export class Chat {
         room.addMessages([f]);
         this.eventSideEffects(room, f);
         break;
+      case "edit":
+      case "delete":
+      case "reaction":
+        if (!room) return;
+        room.addMessages([f]);
+        if (room.replyTo !== null && room.replyTo === f.target && room.name === this.active) this.renderReplyBar();
+        break;
+      case "done": {
+        const pending = this.actions.get(f.ref);
+        if (pending) pending.resolve(f);
+        break;
+      }
+      case "read": // our read marker moved on another device (or this one)
+        if (room && !room.readElsewhere(f.seq)) this.sync();
+        break;
       case "removed":
         this.roomRemoved(f.room, f.reason, f.by);
         break;
@@ -900,9 +947,14 @@ export class Chat {
       case "ack": {
         if (!room) return;
         const entry = this.acked(room, f.client_id);
-        const text = entry ? entry.text : room.pending.get(f.client_id)?.querySelector(".msg-text")?.textContent;
+        const el = room.pending.get(f.client_id);
+        const text = entry ? entry.text : el?.querySelector(".msg-text")?.textContent;
         if (text === undefined) return;
-        room.confirm(f.client_id, { seq: f.seq, ts: f.ts, from: this.me, text, client_id: f.client_id });
+        const quoted = el?.querySelector(".msg-quote");
+        const msg = { seq: f.seq, ts: f.ts, from: this.me, text, client_id: f.client_id };
+        if (entry && typeof entry.reply_to === "number") msg.reply_to = entry.reply_to;
+        else if (quoted) msg.reply_to = Number(quoted.dataset.replyTo);
+        room.confirm(f.client_id, msg);
         break;
       }
       case "history": {
@@ -1003,6 +1055,11 @@ export class Chat {
       return;
     }
     if (ref.startsWith("read:") || ref.startsWith("leave:")) return; // best effort
+    if (ref.startsWith("act:")) {
+      const pending = this.actions.get(f.ref);
+      if (pending) pending.fail(this.actionErrorText(f));
+      return;
+    }
     const entry = ref ? this.outbox.get(ref) : null;
     if (entry) {
       this.sendFailed(entry, f);
@@ -1026,7 +1083,8 @@ export class Chat {
     box.value = "";
     this.autosize();
     box.focus();
-    const entry = this.outbox.add(room.name, text);
+    const entry = this.outbox.add(room.name, text, room.replyTo);
+    this.setReply(room, null);
     room.clearMarker();
     room.addPending(entry, this.conn.ready && room.joined ? "Sending…" : "Waiting for connection…");
     if (room.joined) this.sendEntry(entry);
@@ -1034,13 +1092,9 @@ export class Chat {
 
   sendEntry(entry) {
     if (this.inflight.has(entry.client_id)) return;
-    const ok = this.conn.send({
-      type: "send",
-      room: entry.room,
-      text: entry.text,
-      client_id: entry.client_id,
-      ref: entry.client_id,
-    });
+    const frame = { type: "send", room: entry.room, text: entry.text, client_id: entry.client_id, ref: entry.client_id };
+    if (typeof entry.reply_to === "number") frame.reply_to = entry.reply_to;
+    const ok = this.conn.send(frame);
     if (ok) this.inflight.add(entry.client_id);
   }
 
@@ -1081,6 +1135,7 @@ export class Chat {
     // Refused for good (too long, muted, bad request): keep it on screen with Retry / Discard.
     let reason = f.code === "too_long" ? "too long" : f.message || f.code;
     if (f.code === "forbidden") reason = "you are muted in this room";
+    if (f.code === "conflict" && typeof entry.reply_to === "number") reason = "the message it answers was deleted";
     this.outbox.remove(entry.client_id);
     room.markFailed(entry.client_id, reason, {
       onRetry: () => {
@@ -1091,6 +1146,294 @@ export class Chat {
       },
       onDiscard: () => room.removePending(entry.client_id),
     });
+  }
+
+  // ---- message actions: edit, delete, react, reply ------------------------------------------------------
+
+  /** Send an edit, delete or react frame; resolves with its `done`, rejects with an error ready to show. */
+  act(frame) {
+    return new Promise((resolve, reject) => {
+      const ref = `act:${++this.actionCounter}`;
+      const shown = (text) => Object.assign(new Error(text), { shown: true });
+      if (!this.conn.ready || !this.conn.send({ ...frame, ref })) {
+        reject(shown("You are offline: try again when the connection is back."));
+        return;
+      }
+      const timer = setTimeout(() => this.actions.get(ref)?.fail("The server did not answer: try again."), ACTION_TIMEOUT_MS);
+      this.actions.set(ref, {
+        resolve: (f) => {
+          clearTimeout(timer);
+          this.actions.delete(ref);
+          resolve(f);
+        },
+        fail: (text) => {
+          clearTimeout(timer);
+          this.actions.delete(ref);
+          reject(shown(text));
+        },
+      });
+    });
+  }
+
+  actionErrorText(f) {
+    switch (f.code) {
+      case "forbidden":
+        return "You are not allowed to do that here.";
+      case "conflict":
+        return "That message was deleted.";
+      case "not_found":
+        return "That message is not there any more.";
+      case "rate_limited":
+        return "Too many changes just now: try again in a moment.";
+      case "too_long":
+        return `That is too long (at most ${this.maxText} characters).`;
+      default:
+        return f.message || "The server refused that.";
+    }
+  }
+
+  /** A message's action was asked for (toolbar, "⋯" menu, long press, reaction chip), or it was deleted. */
+  messageAction(room, seq, action, el, emoji) {
+    const st = room.msgs.get(seq);
+    if (!st) return;
+    switch (action) {
+      case "react":
+        this.openReactionPicker(room, seq, el);
+        break;
+      case "reply":
+        this.setReply(room, seq);
+        break;
+      case "edit":
+        this.startEdit(room, seq);
+        break;
+      case "more":
+        this.openMessageMenu(room, seq, el);
+        break;
+      case "toggle":
+        this.react(room, seq, emoji, !(st.reactions.get(emoji) || []).includes(this.me));
+        break;
+      case "deleted":
+        if (this.editing && this.editing.room === room && this.editing.seq === seq) {
+          this.closeEditor();
+          this.notify("The message you were editing was deleted.", { kind: "info", timeout: 6000 });
+        }
+        if (room.replyTo === seq && room.name === this.active) this.renderReplyBar();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** You may delete your own messages, and anyone's where you moderate (not in direct messages). */
+  canDelete(room, st) {
+    if (st.from === this.me) return true;
+    return !room.isDm && (this.admin || room.info.role === "owner" || room.info.role === "moderator");
+  }
+
+  openMessageMenu(room, seq, anchor) {
+    const st = room.msgs.get(seq);
+    if (!st || st.deleted) return;
+    const canPost = !room.info.muted;
+    openMenu(
+      anchor,
+      [
+        canPost && { label: "Add reaction…", onSelect: () => this.openReactionPicker(room, seq, anchor) },
+        canPost && { label: "Reply", onSelect: () => this.setReply(room, seq) },
+        canPost && st.from === this.me && { label: "Edit", onSelect: () => this.startEdit(room, seq) },
+        this.canDelete(room, st) && { label: "Delete…", danger: true, onSelect: () => this.confirmDelete(room, seq) },
+      ],
+      { label: `Message from ${st.from}` },
+    );
+  }
+
+  openReactionPicker(room, seq, anchor) {
+    const st = room.msgs.get(seq);
+    if (!st || st.deleted) return;
+    openMenu(
+      anchor,
+      REACTIONS.map(([emoji, name]) => {
+        const mine = (st.reactions.get(emoji) || []).includes(this.me);
+        return {
+          label: emoji,
+          ariaLabel: mine ? `Remove your ${name} reaction` : `React with ${name}`,
+          onSelect: () => {
+            if (anchor.isConnected) anchor.focus({ preventScroll: true });
+            this.react(room, seq, emoji, !mine);
+          },
+        };
+      }),
+      { label: "Add reaction", className: "emoji-menu" },
+    );
+  }
+
+  react(room, seq, emoji, on) {
+    this.act({ type: "react", room: room.name, seq, emoji, on }).catch((err) =>
+      this.notify(`Couldn't ${on ? "add" : "remove"} the reaction: ${err.message}`),
+    );
+  }
+
+  confirmDelete(room, seq) {
+    const st = room.msgs.get(seq);
+    if (!st || st.deleted) return;
+    const whose = st.from === this.me ? "Your message" : `${st.from}'s message`;
+    this.dialogs.confirm({
+      title: "Delete message?",
+      text: `${whose} “${firstLine(st.text, 80)}” is removed for everyone in ${room.title}. This can't be undone.`,
+      ok: "Delete message",
+      run: async () => {
+        await this.act({ type: "delete", room: room.name, seq });
+        room.localDelete(seq); // the delete event follows, and changes nothing more
+      },
+    });
+  }
+
+  /** The composer's next message answers `seq` (null: no reply). */
+  setReply(room, seq) {
+    room.replyTo = typeof seq === "number" ? seq : null;
+    if (room.name !== this.active) return;
+    this.renderReplyBar();
+    if (room.replyTo !== null && !$("message").disabled) $("message").focus();
+  }
+
+  renderReplyBar() {
+    const room = this.rooms.get(this.active);
+    const bar = $("reply-bar");
+    const seq = room ? room.replyTo : null;
+    bar.hidden = seq === null;
+    if (seq === null) return;
+    const info = room.quoteInfo(seq);
+    const text = $("reply-bar-text");
+    text.replaceChildren("Replying to ");
+    const who = document.createElement("strong");
+    who.textContent = info && info.from ? info.from : "a message";
+    text.append(who);
+    if (info && !info.missing) {
+      const line = document.createElement("span");
+      line.className = "reply-bar-quote";
+      line.textContent = info.deleted ? "deleted message" : firstLine(info.text);
+      text.append(": ", line);
+    }
+  }
+
+  /** A reply quotes a message that is not loaded here: fetch that one event over REST. */
+  async lookUpQuote(room, seq) {
+    let info = { missing: true };
+    try {
+      const [ev] = await api.eventsAfter(this.token, room.name, seq - 1, 1);
+      if (ev && ev.seq === seq && (ev.type === undefined || ev.type === "message") && typeof ev.from === "string") {
+        info = { from: ev.from, text: String(ev.text ?? ""), deleted: !!ev.deleted };
+      }
+    } catch (err) {
+      if (this.restFailed(err)) return;
+      if (err.status === 0 || err.status >= 500) {
+        room.quoting.delete(seq); // asked again when next shown
+        return;
+      }
+    }
+    if (this.rooms.get(room.name) !== room) return;
+    room.quoteFound(seq, info);
+    if (room.replyTo === seq && room.name === this.active) this.renderReplyBar();
+  }
+
+  /** Edit message `seq` in place: Enter saves, Escape cancels, Shift+Enter makes a new line. */
+  startEdit(room, seq) {
+    const st = room.msgs.get(seq);
+    if (!st || st.deleted || st.from !== this.me) return;
+    if (this.editing) {
+      if (this.editing.room === room && this.editing.seq === seq) {
+        this.editing.input.focus();
+        return;
+      }
+      this.closeEditor({ focus: false });
+    }
+    const form = document.createElement("form");
+    form.className = "msg-editor";
+    const input = document.createElement("textarea");
+    input.className = "msg-editor-input";
+    input.rows = 1;
+    input.maxLength = this.maxText;
+    input.value = st.text;
+    input.setAttribute("aria-label", "Edit message");
+    const bar = document.createElement("div");
+    bar.className = "msg-editor-bar";
+    const hint = document.createElement("span");
+    hint.className = "msg-editor-hint";
+    hint.textContent = "Escape to cancel · Enter to save";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button secondary small";
+    cancel.textContent = "Cancel";
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.className = "button primary small";
+    save.textContent = "Save";
+    const error = document.createElement("p");
+    error.className = "form-error msg-editor-error";
+    error.setAttribute("role", "alert");
+    bar.append(hint, cancel, save);
+    form.append(input, bar, error);
+    const size = () => {
+      input.style.height = "auto";
+      input.style.height = `${Math.min(input.scrollHeight, 240)}px`;
+    };
+    const submit = async () => {
+      if (form.dataset.busy) return;
+      const text = input.value.trim();
+      if (text === st.text.trim()) {
+        this.closeEditor();
+        return;
+      }
+      if (!text) {
+        this.closeEditor();
+        this.confirmDelete(room, seq);
+        return;
+      }
+      form.dataset.busy = "1";
+      save.disabled = true;
+      error.textContent = "";
+      try {
+        await this.act({ type: "edit", room: room.name, seq, text });
+        room.localEdit(seq, text);
+        if (this.editing && this.editing.form === form) this.closeEditor();
+      } catch (err) {
+        error.textContent = `Not saved: ${err.message}`;
+      } finally {
+        delete form.dataset.busy;
+        save.disabled = false;
+      }
+    };
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      submit();
+    });
+    cancel.addEventListener("click", () => this.closeEditor());
+    input.addEventListener("input", size);
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+        ev.preventDefault();
+        submit();
+      } else if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        this.closeEditor();
+      }
+    });
+    st.el.classList.add("editing");
+    st.el.querySelector(".msg-text").after(form);
+    this.editing = { room, seq, form, input, el: st.el };
+    size();
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+    if (room.active && room.stick) room.scrollToBottom();
+  }
+
+  closeEditor({ focus = true } = {}) {
+    const editing = this.editing;
+    if (!editing) return;
+    this.editing = null;
+    editing.form.remove();
+    editing.el.classList.remove("editing");
+    if (focus && editing.room.name === this.active && !$("message").disabled) $("message").focus();
   }
 
   /**

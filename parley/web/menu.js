@@ -1,4 +1,5 @@
-// menu.js — A small popup menu (role="menu") for a menu button: arrow keys, Home/End and first letters
+// menu.js — A small popup menu (role="menu") for a menu button: arrow keys (left/right too, for a row of
+// emoji), Home/End and first letters
 // move between items, Enter/Space choose, Escape closes and gives the focus back to the button.
 // Inside a modal <dialog> the menu is placed in the dialog, since everything outside it is inert.
 
@@ -16,16 +17,16 @@ export function closeMenu({ focusAnchor = false } = {}) {
 
 /**
  * Open a menu under `anchor` (a button with aria-haspopup="menu").
- * items: [{label, onSelect, danger?}] (falsy entries are skipped).
+ * items: [{label, onSelect, danger?, ariaLabel?}] (falsy entries are skipped); `className` styles the menu.
  */
-export function openMenu(anchor, items, { label } = {}) {
+export function openMenu(anchor, items, { label, className = "" } = {}) {
   const wasOpen = current && current.anchor === anchor;
   closeMenu();
   if (wasOpen) return; // a second click on the button closes its menu
   const entries = items.filter(Boolean);
   if (!entries.length) return;
   const menu = document.createElement("div");
-  menu.className = "menu";
+  menu.className = `menu ${className}`.trim();
   menu.setAttribute("role", "menu");
   if (label) menu.setAttribute("aria-label", label);
   const buttons = entries.map((item) => {
@@ -35,6 +36,10 @@ export function openMenu(anchor, items, { label } = {}) {
     b.setAttribute("role", "menuitem");
     b.tabIndex = -1;
     b.textContent = item.label;
+    if (item.ariaLabel) {
+      b.setAttribute("aria-label", item.ariaLabel);
+      b.title = item.ariaLabel;
+    }
     b.addEventListener("click", () => {
       closeMenu();
       item.onSelect();
@@ -45,8 +50,8 @@ export function openMenu(anchor, items, { label } = {}) {
   const focusAt = (i) => buttons[(i + buttons.length) % buttons.length].focus();
   menu.addEventListener("keydown", (ev) => {
     const i = buttons.indexOf(document.activeElement);
-    if (ev.key === "ArrowDown") focusAt(i + 1);
-    else if (ev.key === "ArrowUp") focusAt(i - 1);
+    if (ev.key === "ArrowDown" || ev.key === "ArrowRight") focusAt(i + 1);
+    else if (ev.key === "ArrowUp" || ev.key === "ArrowLeft") focusAt(i - 1);
     else if (ev.key === "Home") focusAt(0);
     else if (ev.key === "End") focusAt(buttons.length - 1);
     else if (ev.key === "Escape") closeMenu({ focusAnchor: true });

@@ -39,9 +39,10 @@ export class Outbox {
     }
   }
 
-  /** Queue a new message; returns the entry {client_id, room, text, created}. */
-  add(room, text) {
+  /** Queue a new message; returns the entry {client_id, room, text, created, reply_to?}. */
+  add(room, text, replyTo = null) {
     const entry = { client_id: newClientId(), room, text, created: Date.now() };
+    if (typeof replyTo === "number") entry.reply_to = replyTo;
     this.items.push(entry);
     this._save();
     return entry;

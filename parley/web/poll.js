@@ -212,6 +212,20 @@ export class PollConnection {
         });
         return true;
       }
+      case "edit":
+      case "delete":
+      case "react": {
+        // A change to message `seq`: answered by `done` with the seq of the event that records it.
+        const target = `${path}/messages/${Number(frame.seq)}`;
+        const done = (res) => {
+          const seq = res.data && typeof res.data.seq === "number" ? res.data.seq : 0;
+          return withRef({ type: "done", room, seq }, frame.ref);
+        };
+        if (frame.type === "edit") this._call(gen, frame, "PATCH", target, { text: frame.text }, done);
+        else if (frame.type === "delete") this._call(gen, frame, "DELETE", target, undefined, done);
+        else this._call(gen, frame, "POST", `${target}/reactions`, { emoji: frame.emoji, on: frame.on !== false }, done);
+        return true;
+      }
       case "manage": {
         const body = { action: frame.action };
         for (const k of ["user", "role", "topic", "reason"]) if (frame[k] !== undefined) body[k] = frame[k];
@@ -436,8 +450,10 @@ export class PollConnection {
       if (!raw || typeof raw !== "object" || typeof raw.type !== "string") continue;
       const f = normalize(raw);
       const room = typeof f.room === "string" ? f.room : null;
-      if (room !== null && !this.rooms.has(room) && f.type !== "membership" && f.type !== "removed") continue; // left
-      if (room !== null && typeof f.seq === "number") {
+      // `read` (our read marker moved on another device) is the user's, not a room event: its seq is no cursor
+      const anyRoom = f.type === "membership" || f.type === "removed" || f.type === "read";
+      if (room !== null && !this.rooms.has(room) && !anyRoom) continue; // left
+      if (room !== null && typeof f.seq === "number" && f.type !== "read") {
         const have = this.rooms.get(room);
         if (have !== null && f.seq <= have) continue; // an earlier answer had it
         this.rooms.set(room, f.seq);
@@ -480,6 +496,7 @@ export class PollConnection {
       while (gen === this.gen && this.sendQueue.length) {
         const frame = this.sendQueue.shift();
         const body = { text: frame.text, client_id: frame.client_id };
+        if (typeof frame.reply_to === "number") body.reply_to = frame.reply_to;
         const res = await this._call(gen, frame, "POST", `/api/rooms/${enc(frame.room)}/messages`, body, (r) =>
           ackFrame(frame, r),
         );

@@ -110,10 +110,24 @@ export function messageElement(msg, { mine = false, pending = false } = {}) {
   meta.append(timeElement(msg.ts));
   body.append(meta);
 
+  if (typeof msg.reply_to === "number") {
+    // The quoted original: filled in (and kept up to date) by the room, which knows the messages.
+    const quote = document.createElement("button");
+    quote.type = "button";
+    quote.className = "msg-quote";
+    quote.dataset.replyTo = String(msg.reply_to);
+    body.append(quote);
+  }
+
   const text = document.createElement("div");
   text.className = "msg-text";
   appendLinkified(text, msg.text);
   body.append(text);
+
+  const reactions = document.createElement("div");
+  reactions.className = "msg-reactions";
+  reactions.hidden = true;
+  body.append(reactions);
 
   const state = document.createElement("div");
   state.className = "msg-state";
@@ -123,11 +137,159 @@ export function messageElement(msg, { mine = false, pending = false } = {}) {
   // time on the side, on hover or focus.
   const sideTime = timeElement(msg.ts);
   sideTime.classList.add("msg-side-time");
-  el.append(sideTime, body);
+  el.append(sideTime, body, actionsElement(mine));
 
   if (pending) setPending(el, "Sending…");
   else setConfirmed(el, msg);
   return el;
+}
+
+// ---- message actions, edits, deletes, reactions, replies ------------------------------------------------
+
+/** The common reactions offered by the picker, with the words a screen reader says for each. */
+export const REACTIONS = [
+  ["👍", "thumbs up"],
+  ["❤️", "heart"],
+  ["😂", "laughing"],
+  ["🎉", "party"],
+  ["😮", "surprised"],
+  ["😢", "sad"],
+  ["👀", "eyes"],
+  ["✅", "check mark"],
+];
+
+const ICONS = {
+  react:
+    '<svg viewBox="0 0 24 24" width="17" height="17" aria-hidden="true"><circle cx="11" cy="12" r="8" fill="none" stroke="currentColor" stroke-width="1.8"/><circle cx="8.3" cy="10" r="1.2" fill="currentColor"/><circle cx="13.7" cy="10" r="1.2" fill="currentColor"/><path d="M7.8 14a3.6 3.6 0 0 0 6.4 0" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/><path d="M20 3v5M17.5 5.5h5" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/></svg>',
+  reply:
+    '<svg viewBox="0 0 24 24" width="17" height="17" aria-hidden="true"><path d="M10 6 4 12l6 6M4.5 12H14a6 6 0 0 1 6 6v1" fill="none" stroke="currentColor" stroke-width="1.9" stroke-linecap="round" stroke-linejoin="round"/></svg>',
+  edit:
+    '<svg viewBox="0 0 24 24" width="17" height="17" aria-hidden="true"><path d="M4 20h4L19 9l-4-4L4 16v4z" fill="none" stroke="currentColor" stroke-width="1.9" stroke-linejoin="round"/></svg>',
+  more: '<svg viewBox="0 0 24 24" width="17" height="17" aria-hidden="true"><circle cx="5.5" cy="12" r="1.8" fill="currentColor"/><circle cx="12" cy="12" r="1.8" fill="currentColor"/><circle cx="18.5" cy="12" r="1.8" fill="currentColor"/></svg>',
+};
+
+function actionButton(action, label, tabbable = false) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = `msg-action msg-action-${action}`;
+  b.dataset.action = action;
+  b.setAttribute("aria-label", label);
+  b.title = label;
+  b.innerHTML = ICONS[action]; // static markup, no user data
+  // One stop per message for the keyboard ("More actions" has every action); the others are shortcuts.
+  if (!tabbable) b.tabIndex = -1;
+  return b;
+}
+
+/** The toolbar shown on hover or focus (a "⋯" button only, always visible, at phone width). */
+function actionsElement(mine) {
+  const bar = document.createElement("div");
+  bar.className = "msg-actions";
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", "Message actions");
+  bar.append(actionButton("react", "Add reaction"), actionButton("reply", "Reply"));
+  if (mine) bar.append(actionButton("edit", "Edit"));
+  const more = actionButton("more", "More actions", true);
+  more.setAttribute("aria-haspopup", "menu");
+  more.setAttribute("aria-expanded", "false");
+  bar.append(more);
+  return bar;
+}
+
+/** The first line of a message, shortened, for a quote. */
+export function firstLine(text, max = 120) {
+  const line = String(text || "").split("\n").find((l) => l.trim()) || "";
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/**
+ * Show a message's text as it is now: a tombstone once deleted, otherwise the text with "(edited)".
+ * `st` is {text, edited, deleted}.
+ */
+export function renderText(el, st) {
+  const box = el.querySelector(".msg-text");
+  el.classList.toggle("deleted", !!st.deleted);
+  if (st.deleted) {
+    const tomb = document.createElement("span");
+    tomb.className = "msg-tombstone";
+    tomb.textContent = "This message was deleted";
+    box.replaceChildren(tomb);
+    return;
+  }
+  box.replaceChildren();
+  appendLinkified(box, st.text);
+  if (st.edited) {
+    const mark = document.createElement("span");
+    mark.className = "msg-edited";
+    mark.title = "This message was edited";
+    mark.textContent = "(edited)";
+    box.append(" ", mark);
+  }
+}
+
+/** The reaction chips under a message: emoji and count, yours highlighted, who reacted in the title. */
+export function renderReactions(el, reactions, me) {
+  const box = el.querySelector(".msg-reactions");
+  const chips = [];
+  for (const [emoji, users] of reactions) {
+    if (!users.length) continue;
+    const mine = users.includes(me);
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = mine ? "reaction mine" : "reaction";
+    b.dataset.emoji = emoji;
+    b.setAttribute("aria-pressed", String(mine));
+    const names = users.map((u) => (u === me ? "you" : u)).join(", ");
+    b.title = `${names} reacted with ${emoji}`;
+    b.setAttribute("aria-label", `${emoji} ${users.length}: ${names}. ${mine ? "Remove your reaction" : "React too"}`);
+    const e = document.createElement("span");
+    e.className = "reaction-emoji";
+    e.textContent = emoji;
+    const n = document.createElement("span");
+    n.className = "reaction-count";
+    n.textContent = String(users.length);
+    b.append(e, n);
+    chips.push(b);
+  }
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+  box.replaceChildren(...chips);
+  box.hidden = chips.length === 0;
+  if (focused) {
+    const again = chips.find((c) => c.dataset.emoji === focused);
+    if (again) again.focus();
+  }
+}
+
+/**
+ * Fill a reply's quote of its original: `info` is {from, text, deleted} when known, {missing: true} when the
+ * original cannot be found, null while it is being looked up.
+ */
+export function renderQuote(quote, info) {
+  const author = document.createElement("span");
+  author.className = "quote-author";
+  const text = document.createElement("span");
+  text.className = "quote-text";
+  quote.classList.toggle("quote-gone", !!(info && (info.deleted || info.missing)));
+  if (!info) {
+    text.textContent = "Loading the original message…";
+    quote.replaceChildren(text);
+    quote.setAttribute("aria-label", "Reply to a message: show the original");
+    return;
+  }
+  if (info.missing) {
+    text.textContent = "original message not available";
+    quote.replaceChildren(text);
+    quote.setAttribute("aria-label", "Reply to a message that is not available");
+    return;
+  }
+  author.textContent = info.from;
+  author.style.setProperty("--hue", hueOf(info.from));
+  text.textContent = info.deleted ? "deleted message" : firstLine(info.text);
+  quote.replaceChildren(author, " ", text);
+  quote.setAttribute(
+    "aria-label",
+    `Reply to ${info.from}: ${info.deleted ? "deleted message" : firstLine(info.text)}. Show the original`,
+  );
 }
 
 function timeElement(ts) {

@@ -8,6 +8,9 @@ import {
   dayKey,
   dayLabel,
   messageElement,
+  renderQuote,
+  renderReactions,
+  renderText,
   setConfirmed,
   setFailed,
   setPending,
@@ -18,11 +21,24 @@ const NEAR_TOP_PX = 400; // load older history when the reader gets this close t
 const AT_BOTTOM_PX = 48; // "at the bottom" tolerance, so new messages keep the view pinned
 const GROUP_GAP_MS = 5 * 60 * 1000; // messages from one person closer than this share a header
 const TYPING_TTL_MS = 4000;
+const HIGHLIGHT_MS = 2500; // how long a message jumped to stays highlighted
+const JUMP_PAGES = 20; // at most this many older pages are loaded to find a quoted message
+const CHANGES = new Set(["edit", "delete", "reaction"]);
 export const PAGE_SIZE = 50;
 
 /** A chat message (live, replayed, in history, or rebuilt from an ack, which has no type). */
 export function isMessage(ev) {
   return ev.type === undefined || ev.type === "message";
+}
+
+/** `reactions` of a message as the server gives it ({emoji: [users]}), as a Map of fresh arrays. */
+function reactionMap(raw) {
+  const out = new Map();
+  if (!raw || typeof raw !== "object") return out;
+  for (const [emoji, users] of Object.entries(raw)) {
+    if (Array.isArray(users)) out.set(emoji, users.filter((u) => typeof u === "string"));
+  }
+  return out;
 }
 
 function isEntry(el) {
@@ -39,13 +55,22 @@ export class Room {
    * @param {(room: Room, before?: number) => boolean} opts.onNeedHistory  ask the server for a page
    * @param {(room: Room) => void} opts.onRead    the read marker moved up (report it to the server)
    */
-  constructor(name, { me, lastRead, onChange, onNeedHistory, onRead }) {
+  constructor(name, { me, lastRead, onChange, onNeedHistory, onRead, onAction, onNeedQuote, onNotice }) {
     this.name = name;
     this.me = me;
     this.lastRead = typeof lastRead === "number" ? lastRead : null;
     this.onChange = onChange;
     this.onNeedHistory = onNeedHistory;
     this.onRead = onRead || (() => {});
+    this.onAction = onAction || (() => {}); // (room, seq, action, element) a message's action was asked for
+    this.onNeedQuote = onNeedQuote || (() => {}); // (room, seq) a quoted message is not loaded: look it up
+    this.onNotice = onNotice || (() => {}); // (text) something to tell the reader
+    this.msgs = new Map(); // seq -> {seq, from, text, edited, deleted, reactions, reply_to, asOf, reactSeq, el}
+    this.logSeq = 0; // the highest seq this room's stream (joined, events) has told us about
+    this.quoted = new Map(); // seq -> {from, text, deleted} | {missing} for quoted messages not loaded
+    this.quoting = new Set(); // seqs being looked up
+    this.jumpTarget = null; // {seq, pages}: a quoted message being looked for in older history
+    this.replyTo = null; // the seq the composer's next message answers
     this.title = `#${name}`; // what the page calls the room (a DM: the other people's names)
     this.isDm = false;
     this.countedUpTo = 0; // the server's unread count covers messages up to this seq
@@ -91,6 +116,7 @@ export class Room {
     this.marker.append(label);
 
     this.log.addEventListener("scroll", () => this._onScroll(), { passive: true });
+    this._bindActions();
     // A view pinned to the newest message stays pinned when it changes size (window resized, phone
     // keyboard opened, composer grew).
     if (typeof ResizeObserver === "function") {
@@ -133,6 +159,9 @@ export class Room {
    */
   addMessages(messages, { first = false } = {}) {
     const added = [];
+    // A message that arrives replayed or in history is shown as it is now: changes up to what this room's
+    // stream had told us of are in it already, and only later reactions still apply to it.
+    const known = this.logSeq;
     this._keepScroll(() => {
       for (const m of messages) {
         if (!m || typeof m.seq !== "number" || this.bySeq.has(m.seq)) continue;
@@ -147,6 +176,14 @@ export class Room {
           } else {
             el = messageElement({ ...m, text: String(m.text ?? "") }, { mine: m.from === this.me });
           }
+          this._register(m, el, Math.max(m.seq, known));
+        } else if (CHANGES.has(m.type)) {
+          el = document.createElement("div");
+          el.className = "evt-change";
+          el.hidden = true;
+          el.dataset.seq = String(m.seq);
+          el.dataset.ts = String(m.ts);
+          this._applyChange(m);
         } else {
           el = systemElement(m);
           if (!el) {
@@ -163,6 +200,7 @@ export class Room {
     });
     for (const m of added) {
       this.seenSeq = Math.max(this.seenSeq, m.seq);
+      this.logSeq = Math.max(this.logSeq, m.seq);
       if (!isMessage(m)) continue;
       this.clearTyping(m.from, false);
       if (this.lastRead !== null && m.seq > this.lastRead && m.seq > this.countedUpTo && m.from !== this.me) {
@@ -214,10 +252,11 @@ export class Room {
   addPending(entry, label) {
     if (this.pending.has(entry.client_id)) return;
     const el = messageElement(
-      { from: this.me, text: entry.text, ts: entry.created, client_id: entry.client_id },
+      { from: this.me, text: entry.text, ts: entry.created, client_id: entry.client_id, reply_to: entry.reply_to },
       { mine: true, pending: true },
     );
     setPending(el, label);
+    this._fillQuote(el);
     this._keepScroll(() => {
       this.log.append(el);
       this._regroup(el);
@@ -311,6 +350,246 @@ export class Room {
     el.classList.toggle("cont", cont);
   }
 
+  // ---- edits, deletes, reactions, replies -------------------------------------------------------
+
+  /** Keep what a stored message is now (text, edited, deleted, reactions) and show it. */
+  _register(m, el, asOf) {
+    const st = {
+      seq: m.seq,
+      from: m.from,
+      text: String(m.text ?? ""),
+      edited: !!m.edited,
+      deleted: !!m.deleted,
+      reactions: m.deleted ? new Map() : reactionMap(m.reactions),
+      reply_to: typeof m.reply_to === "number" ? m.reply_to : null,
+      asOf,
+      reactSeq: new Map(), // "emoji\u0000user" -> seq of the last reaction event applied for it
+      el,
+    };
+    this.msgs.set(m.seq, st);
+    if (st.reply_to !== null && !el.querySelector(".msg-quote")) {
+      // an own message confirmed from an ack: its element was made before the reply was known
+      const quote = document.createElement("button");
+      quote.type = "button";
+      quote.className = "msg-quote";
+      quote.dataset.replyTo = String(st.reply_to);
+      el.querySelector(".msg-text").before(quote);
+    }
+    this._render(st);
+    this._fillQuote(el);
+    this._refreshQuotes(m.seq);
+  }
+
+  _render(st) {
+    renderText(st.el, st);
+    renderReactions(st.el, st.reactions, this.me);
+  }
+
+  /**
+   * Apply an `edit`, `delete` or `reaction` event to its target. Applying one again changes nothing: an edit
+   * carries the latest text, a delete is final, and a reaction older than what the message shows is skipped.
+   */
+  _applyChange(ev) {
+    const st = this.msgs.get(ev.target);
+    if (!st || st.deleted) return; // not loaded: history shows it as it is now when it comes
+    if (ev.type === "edit") {
+      if (typeof ev.text !== "string") return;
+      st.text = ev.text;
+      st.edited = true;
+    } else if (ev.type === "delete") {
+      st.deleted = true;
+      st.text = "";
+      st.reactions = new Map();
+      this.onAction(this, st.seq, "deleted", st.el);
+    } else {
+      if (typeof ev.emoji !== "string" || typeof ev.from !== "string") return;
+      const key = `${ev.emoji}\u0000${ev.from}`;
+      if (ev.seq <= (st.reactSeq.get(key) ?? st.asOf)) return;
+      st.reactSeq.set(key, ev.seq);
+      const users = st.reactions.get(ev.emoji) || [];
+      const has = users.includes(ev.from);
+      const on = ev.on !== false;
+      if (on && !has) st.reactions.set(ev.emoji, [...users, ev.from]);
+      else if (!on && has) {
+        const rest = users.filter((u) => u !== ev.from);
+        if (rest.length) st.reactions.set(ev.emoji, rest);
+        else st.reactions.delete(ev.emoji);
+      } else return;
+    }
+    this._keepScroll(() => this._render(st));
+    if (ev.type !== "reaction") this._refreshQuotes(st.seq);
+  }
+
+  /** Show an edit of our own at once (its event follows, with the same text). */
+  localEdit(seq, text) {
+    const st = this.msgs.get(seq);
+    if (!st || st.deleted) return;
+    st.text = text;
+    st.edited = true;
+    this._keepScroll(() => this._render(st));
+    this._refreshQuotes(seq);
+  }
+
+  /** Show a delete of ours at once. */
+  localDelete(seq) {
+    this._applyChange({ type: "delete", target: seq });
+  }
+
+  /** What a quote of message `seq` shows: {from, text, deleted}, {missing}, or null (being looked up). */
+  quoteInfo(seq) {
+    const st = this.msgs.get(seq);
+    if (st) return { from: st.from, text: st.text, deleted: st.deleted };
+    if (this.quoted.has(seq)) return this.quoted.get(seq);
+    if (!this.quoting.has(seq)) {
+      this.quoting.add(seq);
+      this.onNeedQuote(this, seq);
+    }
+    return null;
+  }
+
+  /** The lookup of a quoted message that is not loaded answered (info: {from, text, deleted} or {missing}). */
+  quoteFound(seq, info) {
+    this.quoting.delete(seq);
+    this.quoted.set(seq, info);
+    this._refreshQuotes(seq);
+  }
+
+  _fillQuote(el) {
+    const quote = el.querySelector(".msg-quote");
+    if (quote) renderQuote(quote, this.quoteInfo(Number(quote.dataset.replyTo)));
+  }
+
+  _refreshQuotes(seq) {
+    const quotes = this.log.querySelectorAll(`.msg-quote[data-reply-to="${seq}"]`);
+    if (quotes.length) this._keepScroll(() => quotes.forEach((q) => renderQuote(q, this.quoteInfo(seq))));
+  }
+
+  /** My latest message that can still be edited (for the Up arrow in an empty composer). */
+  lastOwnMessage() {
+    for (let i = this.seqs.length - 1; i >= 0; i -= 1) {
+      const st = this.msgs.get(this.seqs[i]);
+      if (st && st.from === this.me && !st.deleted) return st;
+    }
+    return null;
+  }
+
+  /** Scroll to message `seq` and highlight it, loading older history to find it if needed. */
+  jumpTo(seq) {
+    const st = this.msgs.get(seq);
+    if (st) {
+      this.jumpTarget = null;
+      this._highlight(st.el);
+      return;
+    }
+    if (this.seqs.length && seq > this.minSeq) {
+      this.onNotice("The original message is not available.");
+      return;
+    }
+    if (this.atStart || !this.joined) {
+      this.onNotice(this.joined ? "The original message is not available." : "The original message is not loaded: try again when connected.");
+      return;
+    }
+    this.jumpTarget = { seq, pages: 0 };
+    if (!this.loadingOlder) this.requestHistory();
+  }
+
+  _continueJump() {
+    const target = this.jumpTarget;
+    if (this.msgs.has(target.seq)) {
+      this.jumpTarget = null;
+      requestAnimationFrame(() => this._highlight(this.msgs.get(target.seq).el));
+      return;
+    }
+    target.pages += 1;
+    if (this.atStart || this.minSeq < target.seq || target.pages >= JUMP_PAGES) {
+      this.jumpTarget = null;
+      this.onNotice(this.atStart || this.minSeq < target.seq ? "The original message is not available." : "The original message is not loaded: it is too far back.");
+      return;
+    }
+    this.requestHistory();
+  }
+
+  _highlight(el) {
+    el.scrollIntoView({ block: "center", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+    this.stick = this._isAtBottom();
+    el.classList.remove("highlighted");
+    void el.offsetWidth; // restart the animation when jumping to the same message again
+    el.classList.add("highlighted");
+    clearTimeout(el._highlightTimer);
+    el._highlightTimer = setTimeout(() => el.classList.remove("highlighted"), HIGHLIGHT_MS);
+    if (!el.hasAttribute("tabindex")) el.tabIndex = -1;
+    el.focus({ preventScroll: true });
+  }
+
+  /** Clicks on a message's actions, quote and reaction chips, and a long press on touch screens. */
+  _bindActions() {
+    this.log.addEventListener("click", (ev) => {
+      const target = ev.target instanceof Element ? ev.target : null;
+      const el = target && target.closest(".msg");
+      if (!el || !el.dataset.seq || el.classList.contains("pending")) return;
+      const seq = Number(el.dataset.seq);
+      const quote = target.closest(".msg-quote");
+      if (quote) {
+        this.jumpTo(Number(quote.dataset.replyTo));
+        return;
+      }
+      const chip = target.closest(".reaction");
+      if (chip) {
+        this.onAction(this, seq, "toggle", chip, chip.dataset.emoji);
+        return;
+      }
+      const button = target.closest("[data-action]");
+      if (button) this.onAction(this, seq, button.dataset.action, button);
+    });
+    let press = null;
+    const cancel = () => {
+      if (press) clearTimeout(press.timer);
+      press = null;
+    };
+    this.log.addEventListener("pointerdown", (ev) => {
+      if (ev.pointerType !== "touch") return;
+      const el = ev.target instanceof Element ? ev.target.closest(".msg") : null;
+      if (!el || !el.dataset.seq || el.classList.contains("pending") || ev.target.closest("button, a, textarea")) return;
+      cancel();
+      press = {
+        x: ev.clientX,
+        y: ev.clientY,
+        timer: setTimeout(() => {
+          press = null;
+          const more = el.querySelector(".msg-action-more");
+          if (more) this.onAction(this, Number(el.dataset.seq), "more", more);
+        }, 550),
+      };
+    });
+    this.log.addEventListener("pointermove", (ev) => {
+      if (press && Math.hypot(ev.clientX - press.x, ev.clientY - press.y) > 10) cancel();
+    });
+    for (const type of ["pointerup", "pointercancel", "scroll"]) this.log.addEventListener(type, cancel, { passive: true });
+    this.log.addEventListener("contextmenu", (ev) => {
+      // a long press on a touch screen: our menu instead of the browser's
+      if (ev.target instanceof Element && ev.target.closest(".msg") && matchMedia("(hover: none)").matches) ev.preventDefault();
+    });
+  }
+
+  /**
+   * Another device of ours read up to `seq`: what is left unread here follows. False when the messages
+   * after `seq` are not all loaded here, so only the server can count them.
+   */
+  readElsewhere(seq) {
+    if (typeof seq !== "number") return true;
+    this.reportedRead = Math.max(this.reportedRead, seq);
+    if (this.lastRead !== null && seq <= this.lastRead) return true;
+    this.lastRead = seq;
+    const exact = seq >= this.countedUpTo || (this.seqs.length > 0 && this.minSeq <= seq + 1);
+    if (exact) {
+      this.unread = this._countUnread(seq, Infinity);
+      this.unreadMore = false;
+      if (!this.unread && !this.active) this.marker.remove();
+    }
+    this.onChange(this);
+    return exact;
+  }
+
   // ---- history paging --------------------------------------------------------------------------
 
   /** A page of history arrived (oldest first). `limit` is what we asked for. */
@@ -326,11 +605,16 @@ export class Room {
     }
     this._keepScroll(() => this._renderStart());
     this._updateUnreadMore();
+    if (this.jumpTarget) this._continueJump();
     // Keep going while the reader is still near the top (or the page does not fill the view yet).
     requestAnimationFrame(() => this.maybeLoadOlder());
   }
 
   historyFailed() {
+    if (this.jumpTarget) {
+      this.jumpTarget = null;
+      this.onNotice("Couldn't load the original message: try again when connected.");
+    }
     this.loadingOlder = false;
     this.log.removeAttribute("aria-busy");
     this._renderStart();
@@ -387,6 +671,7 @@ export class Room {
     this.joining = false;
     this.joinedAt = performance.now();
     this.seenSeq = Math.max(this.seenSeq, lastSeq || 0);
+    this.logSeq = Math.max(this.logSeq, lastSeq || 0);
     if (this.lastRead === null) this.lastRead = lastSeq || 0; // first visit: nothing is "unread"
     this.setOnline(online);
     if (!lastSeq && !this.seqs.length) {

@@ -357,6 +357,10 @@ class FakeStore(Store):
         older = [e for e in self.logs.get(room, []) if before is None or e.seq < before]
         return older[-limit:] if limit > 0 else []
 
+    async def set_notify(self, room: str, user: str, level: str) -> bool:
+        await self._enter("set_notify")
+        return (room, user) in self.standings
+
     async def search(self, words: list[str], user: str, room: str | None, sender: str | None, limit: int,
                      offset: int) -> list[RoomEvent]:
         await self._enter("search")
