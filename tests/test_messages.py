@@ -181,6 +181,7 @@ async def test_bad_changes_are_refused_and_nothing_is_stored(shared_server: Serv
         ("PATCH", _url(shared_server, room, "abc"), {"text": "x"}, 400),
         ("PATCH", _url(shared_server, room, 0), {"text": "x"}, 400),
         ("PATCH", _url(shared_server, room, 2**63), {"text": "x"}, 400),
+        ("PATCH", _url(shared_server, room, "9" * 5000), {"text": "x"}, 400),
         ("PATCH", _url(shared_server, room, seq), {"text": ""}, 400),
         ("PATCH", _url(shared_server, room, seq), {"text": 5}, 400),
         ("PATCH", _url(shared_server, room, seq), {"text": "x" * 4001}, 400),
@@ -284,6 +285,10 @@ async def test_search_finds_words_in_rooms_one_may_read_and_follows_edits_and_de
     assert texts(alice[1], q="deploy", room=general, **{"from": bob[0]}) == ["deploy again tomorrow",
                                                                              "the deploymnet failed"]
     assert texts(alice[1], q="DEPLOY FIN") == ["deploy finished"]  # every word, any case
+    # words inside addresses and numbers are words in both stores
+    post(alice[1], general, "mail alice@corp.io: pi is 3.14 on example.com")
+    for q in ("corp", "3.14", "example com", "pi"):
+        assert texts(alice[1], q=q, room=general) == ["mail alice@corp.io: pi is 3.14 on example.com"], q
     # an edit is found by its new text only; a deleted message is found no more
     http("PATCH", f"{server.http}/api/rooms/{general}/messages/{typo}", {"text": "the rollout failed"},
          token=bob[1])
@@ -357,3 +362,23 @@ async def test_mentions_name_members_and_are_counted_until_read(make_server: Any
         assert http("POST", f"{server.http}/api/rooms/{room}/notify", body, token=bob[1])[0] == want
     assert http("POST", f"{server.http}/api/rooms/{room}/notify", {"level": "none"}, token=carol[1])[0] == 409
     await listener.close()
+
+
+async def test_a_users_messages_are_stored_in_the_order_sent_when_some_need_checking(
+        shared_server: ServerProcess, users: list[Account]) -> None:
+    """A mention or a reply is checked against the store before it is stored; the plain message sent right
+    after it must not overtake it."""
+    room, (alice,) = await _room(shared_server, users[:1])
+    first = (await alice.say(room, "first"))["seq"]
+    texts = ["hey @everyone look", "plain after a mention", f"a reply to {first}", "plain after a reply",
+             "mail me at a@b.c", "plain again"]
+    for i, text in enumerate(texts):
+        frame: dict[str, Any] = {"type": "send", "room": room, "text": text, "client_id": unique("o"), "ref": i}
+        if "reply" in text and "after" not in text:
+            frame["reply_to"] = first
+        await alice.send(frame)
+    acks = [await alice.next_where(lambda f, i=i: f.get("ref") == i) for i in range(len(texts))]
+    assert [a["type"] for a in acks] == ["ack"] * len(texts), acks
+    stored = [m["text"] for m in rest_messages(shared_server, users[0][1], room) if m["seq"] > first]
+    assert stored == texts
+    await alice.close()

@@ -610,6 +610,7 @@ BAD_QUERIES = {
     "seq-fraction": "rooms={R}:1.5&timeout=0",
     "seq-empty": "rooms={R}:&timeout=0",
     "seq-2^63": f"rooms={{R}}:{2**63}&timeout=0",
+    "seq-5000-digits": f"rooms={{R}}:{'9' * 5000}&timeout=0",
     "two-colons": "rooms={R}:1:2&timeout=0",
     "no-name": "rooms=:5&timeout=0",
     "name-with-space": "rooms=a%20b:1&timeout=0",

@@ -16,6 +16,7 @@ from parley.store import StoreRejected, StoreUnavailable
 
 SERVICE = web.AppKey("service", ChatService)
 ROOMS_PAGE_DEFAULT, ROOMS_PAGE_MAX = 100, 1000
+MAX_DIGITS = 20  # longer numbers in a URL are out of range whatever they say
 
 
 def json_response(body: object, status: int = 200) -> web.Response:
@@ -88,7 +89,7 @@ def int_param(request: web.Request, name: str, default: int | None, low: int) ->
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= MAX_DIGITS else MAX_SEQ + 1  # (Python refuses int() of 4,300+ digits)
     except ValueError:
         raise fail(400, "bad_request", f"{name} must be an integer") from None
     if not low <= value <= MAX_SEQ:

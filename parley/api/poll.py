@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from parley.api.common import STATUS, caller, caller_token, fail, no_content, read_body
+from parley.api.common import MAX_DIGITS, STATUS, caller, caller_token, fail, no_content, read_body
 from parley.protocol.names import MAX_SEQ, valid_room
 from parley.session.session import MAX_ROOMS
 from parley.transports.poll import Cursors, Pollers, RoomRefused
@@ -56,7 +56,7 @@ def _query_rooms(raw: str | None) -> Cursors:
     entries: list[tuple[object, object]] = []
     for part in raw.split(","):
         room, sep, seq = part.partition(":")
-        if sep and not (seq.isascii() and seq.isdigit()):
+        if sep and not (seq.isascii() and seq.isdigit() and len(seq) <= MAX_DIGITS):
             raise _bad(f"the cursor of {room!r} must be an integer from 0 to 2^63-1")
         entries.append((room, int(seq) if sep else None))
     return _cursors(entries)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from aiohttp import web
 
 from parley.api.common import (
+    MAX_DIGITS,
     ROOMS_PAGE_DEFAULT,
     ROOMS_PAGE_MAX,
     SERVICE,
@@ -142,7 +143,7 @@ def _is_seq(value: object) -> bool:
 
 def _message_seq(request: web.Request) -> int:
     raw = request.match_info["seq"]
-    if not (raw.isascii() and raw.isdigit()) or not _is_seq(int(raw)):
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS) or not _is_seq(int(raw)):
         raise fail(400, "bad_request", "the message must be named by its seq, an integer from 1 to 2^63-1")
     return int(raw)
 

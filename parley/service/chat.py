@@ -60,6 +60,7 @@ class ChatService:
         self._account_watch: asyncio.Task[None] | None = None
         self._healthy_at = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._checking: dict[str, asyncio.Task[None]] = {}  # user -> the last of their posts being checked
 
     async def start(self) -> None:
         await self._store.open()
@@ -235,10 +236,11 @@ class ChatService:
         if self.typing_limits.take(user):
             self._broker.publish_typing(room, user)
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # posting --------------------------------------------------------------------------------------
 
@@ -257,24 +259,31 @@ class ChatService:
 
         Raises Refused, with nothing stored, if the policy, the text rules or the user's rate limit refuse
         it (a refused message does not spend a token). When what the policy needs is not cached, or the
-        message replies to another (which must be a message of the same room, still there), that is checked
-        first and a refusal comes as done(None, Refused).
+        message replies to another (which must be a message of the same room, still there) or names
+        people, that is checked first and a refusal comes as done(None, Refused). A user's messages are
+        stored in the order they were posted: while one is being checked, the ones after it wait for it.
         """
         self.check_text(text)
-        if reply_to is not None or "@" in text or self.allowed_now(user, room, Action.SEND) is None:
-            async def checked() -> None:
-                try:
-                    await self.authorize(user, room, Action.SEND)
-                    if reply_to is not None:
-                        await self.messages.reply_target(user, room, reply_to)
-                    mentions = await self.messages.mentions(room, text) if "@" in text else None
-                    self._submit(user, room, text, client_id, done, reply_to, mentions)
-                except Exception as exc:
-                    done(None, exc)
-
-            self.spawn(checked())
+        before = self._checking.get(user)
+        if before is None and reply_to is None and "@" not in text and self.allowed_now(user, room, Action.SEND):
+            self._submit(user, room, text, client_id, done)
             return
-        self._submit(user, room, text, client_id, done)
+
+        async def checked() -> None:
+            if before is not None:
+                await asyncio.wait([before])  # (it never raises: refusals go to its own `done`)
+            try:
+                await self.authorize(user, room, Action.SEND)
+                if reply_to is not None:
+                    await self.messages.reply_target(user, room, reply_to)
+                mentions = await self.messages.mentions(room, text) if "@" in text else None
+                self._submit(user, room, text, client_id, done, reply_to, mentions)
+            except Exception as exc:
+                done(None, exc)
+
+        task = self.spawn(checked())
+        self._checking[user] = task
+        task.add_done_callback(lambda t: self._checking.pop(user, None) if self._checking.get(user) is t else None)
 
     def _submit(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
                 reply_to: int | None = None, mentions: list[str] | None = None) -> None:

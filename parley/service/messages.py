@@ -9,7 +9,7 @@ member who may send reacts (service/policy.py).
 
 from __future__ import annotations
 
-import re
+import unicodedata
 import uuid
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 
 SEARCH_PAGE, SEARCH_PAGE_MAX, SEARCH_OFFSET_MAX = 20, 100, 1000
 MAX_QUERY, MAX_WORDS = 200, 10
-WORD = re.compile(r"[^\W_]+")  # letters and digits: no query syntax of either store's search reaches it
+
+
+def _words(text: str) -> list[str]:
+    """The words of a search: runs of letters, digits and combining marks. Nothing else, so no query syntax
+    of either store reaches it."""
+    return "".join(c if c.isalnum() or unicodedata.category(c).startswith("M") else " " for c in text).split()
 
 
 def _missing(room: str, seq: int) -> Refused:
@@ -102,7 +107,7 @@ class Messages:
         first, in `room` (which the user must be able to read) or in every room they are a member of."""
         if not isinstance(query, str) or not 1 <= len(query) <= MAX_QUERY:
             raise Refused(ErrorCode.BAD_REQUEST, f"q must be 1-{MAX_QUERY} characters")
-        words = [w.lower() for w in WORD.findall(query)][:MAX_WORDS]
+        words = [w.lower() for w in _words(query)][:MAX_WORDS]
         if not words:
             raise Refused(ErrorCode.BAD_REQUEST, "q must contain a word (letters or digits)")
         if sender is not None and (not isinstance(sender, str) or username_problem(sender) is not None):

@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from parley.store.base import NewEvent, Saved, StoreRejected, StoreUnavailable
-from parley.store.schema import rooms
+from parley.store.schema import PG_SEARCH_TEXT, rooms
 from parley.store.sql import SqlStore, describe, now_ms
 
 MIGRATION_LOCK = 0x7061726C6579  # pg_advisory_xact_lock key held while migrating ("parley" in ASCII)
@@ -48,7 +48,7 @@ def split_url(url: str) -> tuple[URL, dict[str, str], str | None]:
 
 class PostgresStore(SqlStore):
     # the expression of the events_search index (schema.SEARCH_INDEX), so the index answers it
-    _matches = "to_tsvector('simple', e.text) @@ to_tsquery('simple', :match)"
+    _matches = f"{PG_SEARCH_TEXT.replace('(text', '(e.text')} @@ to_tsquery('simple', :match)"
 
     @staticmethod
     def _match(words: list[str]) -> str:

@@ -203,6 +203,8 @@ def _v4(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+PG_SEARCH_TEXT = "to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
+
 # One token list for both backends: words only, so no query syntax of either reaches the database.
 SEARCH_INDEX = {
     "sqlite": [
@@ -219,7 +221,9 @@ SEARCH_INDEX = {
         "INSERT INTO events_fts(rowid, text) SELECT rowid, text FROM events WHERE kind = 'message'",
     ],
     "postgresql": [
-        "CREATE INDEX events_search ON events USING gin (to_tsvector('simple', text)) WHERE kind = 'message'",
+        # words split at every non-alphanumeric character, as SQLite's tokenizer and the query's words do
+        # (the default parser would keep alice@corp.io or 3.14 as one token)
+        f"CREATE INDEX events_search ON events USING gin ({PG_SEARCH_TEXT}) WHERE kind = 'message'",
     ],
 }
 

@@ -46,7 +46,7 @@ EVENT_TYPES = frozenset(t.__struct_config__.tag for t in get_args(RoomEvent))  #
 # a burst of presence changes (many pollers connecting) costs one answer per poller, not one per change.
 URGENT = EVENT_TYPES | {"joined", "removed", "membership", "error", "read"}
 GATHER = 0.2
-ANY_ROOM = frozenset({"removed", "membership"})  # frames that still matter when their room is not followed
+ANY_ROOM = frozenset({"removed", "membership", "read"})  # frames that still matter when their room is not followed
 LEFT = Disconnect(1000, "client left", reconnect=False)
 
 Cursors = Mapping[str, int | None]  # room -> last seq the client has (None: from now on)
@@ -114,6 +114,11 @@ class PollSink:
 
     def close(self, disconnect: Disconnect) -> None:
         self.client.end(disconnect)
+
+    def forget(self, rooms: set[str]) -> None:
+        """Drop what is kept for `rooms`."""
+        self.frames = [out for out in self.frames if _head(out.data).room not in rooms]
+        self.size = sum(len(out.data) for out in self.frames)
 
 
 @dataclass
@@ -243,7 +248,7 @@ class Pollers:
         client.current += 1
         mine = client.current
         client.wake()  # an earlier poll of this client still waiting answers now, empty
-        far, joins = await self._follow(client, cursors)
+        far, joins = await self._follow(client, cursors, mine)
         if joins and not far:  # answer new rooms with their catch-up, not with `joined` alone
             await asyncio.wait(joins, timeout=FOLLOW_WAIT)
         if client.current != mine:
@@ -267,14 +272,18 @@ class Pollers:
                 return Answer([], dict(cursors))
         return self._answer(client, cursors, far)
 
-    async def _follow(self, client: PollClient, cursors: Cursors) -> tuple[dict[str, list[bytes]],
-                                                                            list[asyncio.Task[None]]]:
+    async def _follow(self, client: PollClient, cursors: Cursors, mine: int) -> tuple[dict[str, list[bytes]],
+                                                                                       list[asyncio.Task[None]]]:
         """Make the client's session follow exactly the polled rooms, each from its cursor. A room further
-        behind than MAX_EVENTS is not followed yet: its next stored events are read here and answered."""
+        behind than MAX_EVENTS is not followed yet: its next stored events are read here and answered (all
+        such pages together at most MAX_EVENTS events; rooms past that wait for the next poll). Each newly
+        followed room spends a join of the user's join limit (a room that finds none waits too)."""
         session = client.session
+        dropped: set[str] = set()
         for room in [r for r in client.rooms if r not in cursors]:
             del client.rooms[room]
             session.drop_room(room)
+            dropped.add(room)
         new: dict[str, int | None] = {}
         for room, cursor in cursors.items():
             known = client.rooms.get(room)
@@ -285,20 +294,28 @@ class Pollers:
                     continue
                 session.drop_room(room)  # the client lacks what this node handed out: from its cursor again
             client.rooms.pop(room, None)
+            dropped.add(room)
             new[room] = cursor
+        if dropped:  # what was kept for those rooms belongs to a following that ended
+            client.sink.forget(dropped)
         if not new:
             return {}, []
         heads = await self.service.heads([r for r, c in new.items() if c is not None])
         far: dict[str, list[bytes]] = {}
+        budget = MAX_EVENTS
         joins: list[asyncio.Task[None]] = []
         for room, cursor in new.items():
+            if client.current != mine or client.closed is not None:
+                break  # a newer poll of this client decides what it follows
             if cursor is not None and heads.get(room, 0) - cursor > MAX_EVENTS:
-                page = await self.service.events_after(client.user, room, cursor, MAX_EVENTS)
-                if page:
-                    far[room] = [encode(e) for e in page]
-                    continue
-            if client.closed is not None:
-                break
+                if budget > 0:
+                    page = await self.service.events_after(client.user, room, cursor, budget)
+                    if page:
+                        far[room] = [encode(e) for e in page]
+                        budget -= len(page)
+                continue
+            if client.current != mine or client.closed is not None or not self.service.join_limits.take(client.user):
+                continue
             client.rooms[room] = _Room(handed=cursor)
             joins.append(follow(session, Join(room=room, since=cursor)))
         return far, joins
@@ -344,7 +361,7 @@ class Pollers:
             frames += page
             out[name] = _head(page[-1]).seq
         kept = client.sink.frames
-        events = 0
+        events = sum(len(page) for page in far.values())  # one budget of MAX_EVENTS for the whole answer
         stop = len(kept)
         for i, frame in enumerate(kept):
             h = _head(frame.data)
@@ -352,7 +369,7 @@ class Pollers:
                 continue
             room = h.room
             if h.type in EVENT_TYPES and room is not None and h.seq is not None:
-                if events == MAX_EVENTS:
+                if events >= MAX_EVENTS:
                     stop = i
                     break
                 events += 1

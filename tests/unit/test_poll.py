@@ -281,3 +281,31 @@ async def test_a_user_holds_a_bounded_number_of_clients(chat: PollChat) -> None:
         await chat.poller("alice", "one-more").poll(**{ROOM: 0})
     assert refused.value.code.value == "rate_limited"
     await chat.poller("bob", "tab0").poll(**{ROOM: 0})  # others are not affected
+
+
+async def test_a_retried_poll_gets_what_a_lost_answer_held_even_with_newer_events_kept(chat: PollChat) -> None:
+    """The answer with seqs 1-3 was lost; 4-5 arrived and were kept; the retry with the old cursor gets 1-5
+    once, in order (what was kept for the old following is dropped, the new one replays from the cursor)."""
+    p = chat.poller("alice")
+    await p.poll(**{ROOM: 0})
+    for i in range(3):
+        await chat.service.post_wait("bob", ROOM, f"m{i}", f"a{i}")
+    await p.poll(timeout=5)
+    assert p.cursors == {ROOM: 3}
+    for i in range(2):
+        await chat.service.post_wait("bob", ROOM, f"n{i}", f"b{i}")
+    await settle()
+    retry = await p.poll(timeout=5, **{ROOM: 0})
+    assert [f["seq"] for f in retry if f["type"] == "message"] == [1, 2, 3, 4, 5] and p.cursors == {ROOM: 5}
+
+
+async def test_far_behind_rooms_share_one_budget_per_answer(chat: PollChat, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(poll_module, "MAX_EVENTS", 10)
+    preload(chat.store, 15, "a")
+    preload(chat.store, 15, "b")
+    p = chat.poller("alice")
+    frames = await p.poll(a=0, b=0)
+    assert len([f for f in frames if f["type"] == "message"]) == 10  # not 10 per room
+    while p.cursors != {"a": 15, "b": 15}:
+        await p.poll(timeout=5)
+    assert p.seqs("a") == list(range(1, 16)) and p.seqs("b") == list(range(1, 16))
