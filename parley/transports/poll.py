@@ -143,6 +143,7 @@ class PollClient:
     waiter: asyncio.Future[None] | None = None
     current = 0  # the number of the latest poll: an earlier one still waiting answers empty
     soon: asyncio.TimerHandle | None = None  # a wake-up gathering presence and typing
+    deferred = False  # this poll left rooms unfollowed (the join limit): answer without waiting
     closed: Disconnect | None = None
     session: Session = field(init=False)
     sink: PollSink = field(init=False)
@@ -248,6 +249,7 @@ class Pollers:
         client.current += 1
         mine = client.current
         client.wake()  # an earlier poll of this client still waiting answers now, empty
+        client.deferred = False
         far, joins = await self._follow(client, cursors, mine)
         if joins and not far:  # answer new rooms with their catch-up, not with `joined` alone
             await asyncio.wait(joins, timeout=FOLLOW_WAIT)
@@ -255,7 +257,7 @@ class Pollers:
             return Answer([], dict(cursors))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while client.closed is None and not far and not self._ready(client, cursors):
+        while client.closed is None and not far and not client.deferred and not self._ready(client, cursors):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -314,7 +316,10 @@ class Pollers:
                         far[room] = [encode(e) for e in page]
                         budget -= len(page)
                 continue
-            if client.current != mine or client.closed is not None or not self.service.join_limits.take(client.user):
+            if client.current != mine or client.closed is not None:
+                continue
+            if not self.service.join_limits.take(client.user):
+                client.deferred = True  # over the join limit: this room waits for the next poll, which comes at once
                 continue
             client.rooms[room] = _Room(handed=cursor)
             joins.append(follow(session, Join(room=room, since=cursor)))
