@@ -38,6 +38,11 @@ class SingleFlight:
         result: T = await asyncio.shield(task)
         return result
 
+    def drop(self, key: Hashable) -> None:
+        """Later callers for `key` start a new call instead of joining the one under way (whose answer may
+        predate a change just made); callers already waiting still get that one."""
+        self._flying.pop(key, None)
+
     def _forget(self, key: Hashable, task: asyncio.Task[Any]) -> None:
         if self._flying.get(key) is task:
             del self._flying[key]
@@ -51,6 +56,7 @@ class AccessCache:
         self._rooms: dict[str, tuple[RoomRecord, float]] = {}
         self._standings: dict[tuple[str, str], tuple[Standing | None, float]] = {}
         self._loading = SingleFlight()
+        self._forgets = 0  # counts `forget` calls: an answer read before one is not cached
 
     def cached(self, room: str, user: str) -> Known | None:
         """The room and `user`'s standing in it if both are cached and fresh; None means: ask `load`."""
@@ -65,8 +71,9 @@ class AccessCache:
         hit = self._rooms.get(room)
         if hit is not None and hit[1] >= time.monotonic():
             return hit[0]
+        forgets = self._forgets
         record = await self._loading.run(room, lambda: self._store.room(room))
-        if record is not None:
+        if record is not None and forgets == self._forgets:
             self._trim()
             self._rooms[room] = (record, time.monotonic() + TTL)
         return record
@@ -79,17 +86,23 @@ class AccessCache:
         hit = self._standings.get((room, user))
         if hit is not None and hit[1] >= time.monotonic():
             return record, hit[0]
+        forgets = self._forgets
         standing = await self._loading.run((room, user), lambda: self._store.standing(room, user))
-        self._trim()
-        self._standings[(room, user)] = (standing, time.monotonic() + TTL)
+        if forgets == self._forgets:
+            self._trim()
+            self._standings[(room, user)] = (standing, time.monotonic() + TTL)
         return record, standing
 
     def forget(self, room: str, user: str = "") -> None:
         """Drop `user`'s cached standing in `room`, or (user empty) the room's record: a deleted room's record
-        alone answers for everyone, whatever standings are still cached."""
+        alone answers for everyone, whatever standings are still cached. A query for it already under way
+        (which may have read the store before the change) is neither joined by later callers nor cached."""
+        self._forgets += 1
         if user:
+            self._loading.drop((room, user))
             self._standings.pop((room, user), None)
         else:
+            self._loading.drop(room)
             self._rooms.pop(room, None)
 
     def clear(self) -> None:

@@ -105,6 +105,7 @@ class Rooms:
 
     async def _fresh(self, user: str, room: str) -> tuple[RoomRecord | None, Standing | None]:
         """The room and `user`'s standing as the store has them now."""
+        self._service.access.forget(room)
         self._service.access.forget(room, user)
         return await self._service.access.load(room, user)
 

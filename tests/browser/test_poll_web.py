@@ -223,12 +223,13 @@ def see_typing(page: Page, who: WsUser, room: str, name: str) -> None:
 
 
 def shows_stored_conversation(page: Page, server: ChatServer, token: str, room: str) -> list[str]:
-    """The page shows exactly what the server stored, in order, each message once, nothing left pending."""
+    """The page shows exactly what the server stored, in order, each message once, nothing left pending.
+    (Pending first: a message shows while it is sent, and is stored only when the page stops saying so.)"""
+    expect(log(page).get_by_text("Waiting for connection…")).to_have_count(0)
+    expect(log(page).get_by_text("Sending…")).to_have_count(0)
     stored = [m["text"] for m in server.messages(token, room)]
     assert len(stored) == len(set(stored)), f"stored twice: {stored}"
     expect(log(page).locator(".msg-text")).to_have_text(stored)
-    expect(log(page).get_by_text("Waiting for connection…")).to_have_count(0)
-    expect(log(page).get_by_text("Sending…")).to_have_count(0)
     return stored
 
 
