@@ -118,6 +118,13 @@ def _check_workers(settings: Settings) -> None:
 @click.option("--token-ttl", default=_default("token_ttl"), show_default=True, type=int,
               envvar="PARLEY_TOKEN_TTL",
               help="seconds a login token stays valid")
+@click.option("--files", default=_default("files"), envvar="PARLEY_FILES",
+              help="where uploaded files are kept: a directory (file:///dir) or postgresql://user@host/db "
+                   "(unset: parley-files beside the SQLite file; with a PostgreSQL store, that database)")
+@click.option("--max-upload", default=_default("max_upload"), show_default=True, type=int,
+              envvar="PARLEY_MAX_UPLOAD", help="largest uploaded file in bytes (413 above)")
+@click.option("--upload-quota", default=_default("upload_quota"), show_default=True, type=int,
+              envvar="PARLEY_UPLOAD_QUOTA", help="bytes a user may upload per day; 0: no quota")
 @click.option("--echo-path", default=_default("echo_path"), envvar="PARLEY_ECHO_PATH",
               help="also serve an echo WebSocket at this path (conformance tests)")
 @click.option("--workers", default=_default("workers"), show_default=True, type=int,
@@ -130,6 +137,8 @@ def serve(**options: object) -> None:
     settings = Settings(**options)  # type: ignore[arg-type]
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    if settings.max_upload < 1 or settings.upload_quota < 0:
+        raise click.UsageError("--max-upload must be at least 1 and --upload-quota at least 0")
     _check_workers(settings)
     _setup_logging(settings.log_level)
     try:
@@ -137,6 +146,9 @@ def serve(**options: object) -> None:
         from parley.broker import broker_for_url
 
         broker_for_url(settings.broker)  # checks the URL and its options; connects nothing
+        from parley.files import storage_for_url
+
+        storage_for_url(settings.files, settings.db)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"Parley: storing in {where}", err=True)

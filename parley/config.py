@@ -29,6 +29,10 @@ class Settings:
     new_rooms: int = 60  # rooms a user may create per hour (at once, then refilled over the hour); 0: no limit
     token_ttl: int = 7 * 24 * 3600  # seconds a login token stays valid
     max_pending: int = 4 * 1024 * 1024  # bytes of unsent output a connection may hold before it is dropped
+    # where uploaded files go (a directory or postgresql://); empty: beside the SQLite file, or the PostgreSQL store
+    files: str | None = None
+    max_upload: int = 25 * 1024 * 1024  # bytes of one uploaded file
+    upload_quota: int = 1024 * 1024 * 1024  # bytes a user may upload per day (0: no quota)
     echo_path: str | None = None  # serve an echo WebSocket here (conformance testing)
     workers: int = 1
 

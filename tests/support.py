@@ -372,3 +372,27 @@ async def in_room(server: ServerProcess, room: str, *accounts: tuple[str, str]) 
 async def close_all(*clients: Client) -> None:
     for client in clients:
         await client.close()
+
+
+def upload(server: ServerProcess, token: str, room: str, data: bytes, filename: str = "file.bin",
+           client_id: str | None = None, content_type: str = "application/octet-stream",
+           **fields: str | int) -> tuple[int, Any]:
+    """Upload one file as a message (multipart/form-data, fields first, the file last): (status, JSON body)."""
+    boundary = uuid.uuid4().hex
+    parts = [("client_id", client_id or unique("f")), *((k, str(v)) for k, v in fields.items())]
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in parts)
+    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+             f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return http("POST", f"{server.http}/api/rooms/{room}/files", token=token, raw=body,
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def download(server: ServerProcess, token: str | None, path: str) -> tuple[int, dict[str, str], bytes]:
+    """GET a file (path: /api/files/...): (status, headers, body)."""
+    req = urllib.request.Request(server.http + path, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()

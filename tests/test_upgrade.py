@@ -21,7 +21,7 @@ import pytest
 
 from parley.store.schema import LATEST
 from tests.scale.services import postgres_url, run_sync, with_query
-from tests.support import Client, http, rest_events, rest_messages
+from tests.support import Client, download, http, rest_events, rest_messages, upload
 
 DATA = Path(__file__).parent / "data"
 PASSWORDS = {"alice": "alice-password", "Bob": "bob-password", "carol": "carol-password"}
@@ -373,10 +373,19 @@ async def test_release_030_old_messages_can_be_edited_reacted_to_answered_and_de
     assert events == after[9:]
     await bob.close()
 
+    # the upgraded database takes files: one is sent with an answer to an old message, and served
+    status, sent = upload(server, tok["Bob"], "general", b"old room, new file", "notes.txt", reply_to=4,
+                          text="@alice see the file")
+    assert status == 201 and (sent["seq"], sent["reply_to"], sent["mentions"]) == (14, 4, ["alice"]), sent
+    assert download(server, tok["alice"], f"/api/files/{sent['file']['id']}")[2] == b"old room, new file"
+    after.append(sent)
+
     server.restart()
     tok = _tokens(server)
     assert rest_events(server, tok["alice"], "general", after=0) == after
     assert rest_events(server, tok["carol"], DM, after=0) == dm_now
+    mine = {r["name"]: r for r in http("GET", server.http + "/api/me/rooms", token=tok["alice"])[1]["rooms"]}
+    assert mine["general"]["mentions"] == 1  # a file's message mentions like any other
 
 
 async def test_release_030_schema_version_is_brought_to_latest(release_030_db):

@@ -23,10 +23,16 @@ def json_response(body: object, status: int = 200) -> web.Response:
     return web.Response(body=encode(body), status=status, content_type="application/json")
 
 
+class _TooLarge(web.HTTPClientError):
+    """413 with our JSON body (aiohttp's own class insists on writing its text)."""
+
+    status_code = 413
+
+
 def fail(status: int, code: str, message: str, retry_after: float | None = None,
          **extra_fields: object) -> web.HTTPException:
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
-           408: web.HTTPRequestTimeout, 409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge,
+           408: web.HTTPRequestTimeout, 409: web.HTTPConflict, 413: _TooLarge,
            415: web.HTTPUnsupportedMediaType, 429: web.HTTPTooManyRequests, 503: web.HTTPServiceUnavailable}[status]
     extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429:
@@ -102,8 +108,9 @@ def no_content() -> web.Response:
 
 
 # the HTTP status of each error code the service refuses with
-STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.TOO_LONG: 400, ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404,
-           ErrorCode.CONFLICT: 409, ErrorCode.RATE_LIMITED: 429, ErrorCode.UNAVAILABLE: 503}
+STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.TOO_LONG: 400, ErrorCode.TOO_LARGE: 413, ErrorCode.FORBIDDEN: 403,
+          ErrorCode.NOT_FOUND: 404, ErrorCode.CONFLICT: 409, ErrorCode.RATE_LIMITED: 429,
+          ErrorCode.UNAVAILABLE: 503}
 
 
 @web.middleware

@@ -1,5 +1,5 @@
-"""Every REST route: accounts (api/accounts.py), rooms (api/rooms.py), long-polling (api/poll.py) and the
-health check."""
+"""Every REST route: accounts (api/accounts.py), rooms (api/rooms.py), long-polling (api/poll.py), files
+(api/files.py) and the health check."""
 
 import os
 
@@ -7,6 +7,7 @@ from aiohttp import web
 
 from parley.api.accounts import add_account_routes
 from parley.api.common import SERVICE, json_response
+from parley.api.files import add_file_routes
 from parley.api.poll import add_poll_routes
 from parley.api.rooms import add_room_routes
 
@@ -20,4 +21,5 @@ def add_routes(app: web.Application) -> None:
     add_account_routes(app)
     add_room_routes(app)
     add_poll_routes(app)
+    add_file_routes(app)
     app.router.add_get("/healthz", healthz)

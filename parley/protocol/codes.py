@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"  # a frame before `auth`, or a bad/expired token
     UNSUPPORTED = "unsupported"  # a binary frame
     TOO_LONG = "too_long"  # message text over the length limit
+    TOO_LARGE = "too_large"  # an upload over --max-upload or the user's daily quota (REST only)
     NOT_JOINED = "not_joined"  # send/typing/history to a room this connection has not joined
     NOT_FOUND = "not_found"  # a room the user may not see (answered as if it did not exist), or no such user
     FORBIDDEN = "forbidden"  # a room the user sees but may not do that in (banned, muted, not a moderator)

@@ -18,6 +18,7 @@ from enum import StrEnum
 import msgspec
 
 from parley.protocol.frames import (
+    Attachment,
     DeleteEvent,
     EditEvent,
     MemberEvent,
@@ -27,8 +28,8 @@ from parley.protocol.frames import (
     TopicEvent,
 )
 
-__all__ = ["EventKind", "MemberAction", "RoomEvent", "build", "decode_event", "member_data", "message_data",
-           "target_data"]
+__all__ = ["MENTIONS_KEY", "EventKind", "MemberAction", "RoomEvent", "build", "decode_event", "member_data",
+           "message_data", "target_data"]
 
 
 class EventKind(StrEnum):
@@ -64,7 +65,8 @@ class _MessageData(msgspec.Struct, omit_defaults=True):
     reply_to: int | None = None
     edited: bool = False
     deleted: bool = False
-    mentions: list[str] | None = None
+    file: Attachment | None = None
+    mentions: list[str] | None = None  # last: the store finds mentions as strings after `"mentions":[`
 
 
 class _TargetData(msgspec.Struct, omit_defaults=True):
@@ -78,13 +80,17 @@ _decode_message = msgspec.json.Decoder(_MessageData).decode
 _decode_target = msgspec.json.Decoder(_TargetData).decode
 
 
+MENTIONS_KEY = '"mentions":['  # what precedes the mentioned names in a message's data (they come last)
+
+
 def message_data(reply_to: int | None = None, edited: bool = False, deleted: bool = False,
-                 mentions: list[str] | None = None) -> str | None:
-    """The `data` column of a message (None for a plain one). Its only strings are the mentioned names, so
-    the store counts a user's mentions by looking for `"name"` in it."""
-    if reply_to is None and not edited and not deleted and not mentions:
+                 mentions: list[str] | None = None, file: Attachment | None = None) -> str | None:
+    """The `data` column of a message (None for a plain one). The mentioned names come last, after
+    MENTIONS_KEY, and nothing else follows them, so the store counts a user's mentions by looking for
+    `"name"` after that key (a file name cannot hold the key: its quotes would be escaped)."""
+    if reply_to is None and not edited and not deleted and not mentions and file is None:
         return None
-    return _encode_data(_MessageData(reply_to=reply_to, edited=edited, deleted=deleted,
+    return _encode_data(_MessageData(reply_to=reply_to, edited=edited, deleted=deleted, file=file,
                                      mentions=mentions or None)).decode()
 
 
@@ -107,7 +113,7 @@ def build(room: str, seq: int, kind: str, sender: str, text: str, ts: int, clien
             return Message(room=room, seq=seq, sender=sender, text=text, ts=ts, client_id=client_id)
         m = _decode_message(data)
         return Message(room=room, seq=seq, sender=sender, text=text, ts=ts, client_id=client_id,
-                       reply_to=m.reply_to, edited=m.edited, deleted=m.deleted, mentions=m.mentions)
+                       reply_to=m.reply_to, edited=m.edited, deleted=m.deleted, mentions=m.mentions, file=m.file)
     if kind == EventKind.MEMBER:
         d = _decode_member(data or "{}")
         return MemberEvent(room=room, seq=seq, sender=sender, user=d.user, action=d.action, ts=ts, role=d.role,

@@ -159,6 +159,21 @@ class Ack(_Server, tag="ack"):
     ref: Ref = None
 
 
+class Attachment(msgspec.Struct, omit_defaults=True):
+    """A file sent with a message (uploaded over REST; served by `GET /api/files/{id}` to those who may read
+    the room). `type` and `kind` are decided by the server from the bytes, never taken from the client."""
+
+    id: str
+    name: str  # the uploader's file name, without any path
+    type: str  # the media type the server serves it as
+    size: int  # bytes
+    kind: str  # image (with width, height and a thumbnail), voice (with duration_ms), file
+    width: int | None = None
+    height: int | None = None
+    thumb: bool = False  # GET /api/files/{id}/thumb has a small image of it
+    duration_ms: int | None = None
+
+
 class Message(_Server, tag="message", rename={"sender": "from"}):
     """A stored chat message; `ts` is Unix time in milliseconds, assigned by the server.
 
@@ -177,6 +192,7 @@ class Message(_Server, tag="message", rename={"sender": "from"}):
     deleted: bool = False  # deleted: `text` is empty, reactions are gone
     mentions: list[str] | None = None  # members named with @name (as registered), and "@room"
     reactions: dict[str, list[str]] | None = None  # emoji -> users, in stored events (history, replay)
+    file: Attachment | None = None  # a file, image or voice message sent with it (removed when it is deleted)
 
 
 class EditEvent(_Server, tag="edit", rename={"sender": "from"}):

@@ -16,14 +16,16 @@ from typing import Any
 
 from parley.broker import Broker, broker_for_url
 from parley.config import Settings
+from parley.files import storage_for_url
 from parley.hub import Hub, Member
 from parley.hub.presence import ClusterPresence
 from parley.protocol import ErrorCode, Outbound, encode
 from parley.protocol.events import RoomEvent, message_data
-from parley.protocol.frames import MembershipChanged
+from parley.protocol.frames import Attachment, MembershipChanged
 from parley.protocol.names import NUL
 from parley.service.access import AccessCache
 from parley.service.accounts import Accounts
+from parley.service.files import Files
 from parley.service.limits import JOIN_BURST, JOIN_RATE, TYPING_BURST, TYPING_RATE, UserLimits
 from parley.service.messages import Messages
 from parley.service.policy import Action, Refused, decide
@@ -57,6 +59,7 @@ class ChatService:
         self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
         self.rooms = Rooms(self, self._store, self._broker)
         self.messages = Messages(self, self._store, self._broker)
+        self.files = Files(self, self._store, storage_for_url(settings.files, settings.db))
         self._account_watch: asyncio.Task[None] | None = None
         self._healthy_at = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -68,6 +71,7 @@ class ChatService:
         if self._broker.spans_nodes:
             self._hub.cluster = ClusterPresence(self._hub, self._broker)  # type: ignore[arg-type]
         await self._broker.start(self._hub)
+        await self.files.start()
         self._committer.start()
         self._account_watch = asyncio.get_running_loop().create_task(self._watch_accounts(),
                                                                      name="parley-account-watch")
@@ -81,6 +85,7 @@ class ChatService:
             self._account_watch.cancel()
             self._account_watch = None
         await self._committer.stop()
+        await self.files.stop()
         await self._broker.close()
         await self._store.close()
 
@@ -244,9 +249,9 @@ class ChatService:
 
     # posting --------------------------------------------------------------------------------------
 
-    def check_text(self, text: str) -> None:
-        """The rules every way of posting shares."""
-        if not text:
+    def check_text(self, text: str, file: Attachment | None = None) -> None:
+        """The rules every way of posting shares (a file's caption may be empty)."""
+        if not text and file is None:
             raise Refused(ErrorCode.BAD_REQUEST, "text must not be empty")
         if len(text) > self.settings.max_text:
             raise Refused(ErrorCode.TOO_LONG, f"text is longer than {self.settings.max_text} characters")
@@ -254,7 +259,7 @@ class ChatService:
             raise Refused(ErrorCode.BAD_REQUEST, "text must not contain U+0000")
 
     def post(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
-             reply_to: int | None = None) -> None:
+             reply_to: int | None = None, file: Attachment | None = None) -> None:
         """Store a message (group-committed), publish it to every node, then call done(saved, error).
 
         Raises Refused, with nothing stored, if the policy, the text rules or the user's rate limit refuse
@@ -263,10 +268,10 @@ class ChatService:
         people, that is checked first and a refusal comes as done(None, Refused). A user's messages are
         stored in the order they were posted: while one is being checked, the ones after it wait for it.
         """
-        self.check_text(text)
+        self.check_text(text, file)
         before = self._checking.get(user)
         if before is None and reply_to is None and "@" not in text and self.allowed_now(user, room, Action.SEND):
-            self._submit(user, room, text, client_id, done)
+            self._submit(user, room, text, client_id, done, file=file)
             return
 
         async def checked() -> None:
@@ -277,7 +282,7 @@ class ChatService:
                 if reply_to is not None:
                     await self.messages.reply_target(user, room, reply_to)
                 mentions = await self.messages.mentions(room, text) if "@" in text else None
-                self._submit(user, room, text, client_id, done, reply_to, mentions)
+                self._submit(user, room, text, client_id, done, reply_to, mentions, file)
             except Exception as exc:
                 done(None, exc)
 
@@ -286,11 +291,11 @@ class ChatService:
         task.add_done_callback(lambda t: self._checking.pop(user, None) if self._checking.get(user) is t else None)
 
     def _submit(self, user: str, room: str, text: str, client_id: str | None, done: Posted,
-                reply_to: int | None = None, mentions: list[str] | None = None) -> None:
+                reply_to: int | None = None, mentions: list[str] | None = None, file: Attachment | None = None) -> None:
         if not self.limits.take(user):
             raise Refused(ErrorCode.RATE_LIMITED, "too many messages; slow down")
         event = NewEvent(room=room, sender=user, text=text, client_id=client_id or uuid.uuid4().hex,
-                         data=message_data(reply_to, mentions=mentions))
+                         data=message_data(reply_to, mentions=mentions, file=file))
 
         def stored(saved: Saved | None, error: Exception | None) -> None:
             if saved is not None and not saved.duplicate:
@@ -299,21 +304,25 @@ class ChatService:
 
         self._committer.submit(event, stored)
 
-    async def post_wait(self, user: str, room: str, text: str, client_id: str | None,
-                        reply_to: int | None = None) -> Saved:
-        """Post from REST: posting to a public room one is not a member of joins it first (creating it if it
-        does not exist, as a WebSocket join would)."""
-        self.check_text(text)  # before a room is created for a message that will be refused
+    async def ready_to_post(self, user: str, room: str) -> None:
+        """Posting over REST to a public room one is not a member of joins it first (creating it if it does
+        not exist, as a WebSocket join would)."""
         record, standing = await self.access.load(room, user)
         if record is None or (record.visibility == "public" and (standing is None or standing.state != "member")):
             await self.rooms.become_member(user, room)
+
+    async def post_wait(self, user: str, room: str, text: str, client_id: str | None,
+                        reply_to: int | None = None, file: Attachment | None = None) -> Saved:
+        """Post from REST (see `ready_to_post`) and wait until it is stored."""
+        self.check_text(text, file)  # before a room is created for a message that will be refused
+        await self.ready_to_post(user, room)
         fut: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
 
         def done(saved: Saved | None, error: Exception | None) -> None:
             if not fut.done():
                 fut.set_exception(error) if error is not None else fut.set_result(saved)  # type: ignore[arg-type]
 
-        self.post(user, room, text, client_id, done, reply_to)
+        self.post(user, room, text, client_id, done, reply_to, file)
         return await fut
 
     # counters for /metrics ---------------------------------------------------------------------------

@@ -90,7 +90,9 @@ class Messages:
         record, standing, admin = await service.authorize(user, room, Action.READ)
         target = await self._live(room, seq)
         decide(Action.UNSEND if target.sender == user else Action.REDACT, record, room, standing, admin)
-        return await self._apply(user, room, EventKind.DELETE, "", seq, Amend(seq, delete=True))
+        done = await self._apply(user, room, EventKind.DELETE, "", seq, Amend(seq, delete=True))
+        self._service.files.message_deleted(target)  # its file goes with its content
+        return done
 
     async def react(self, user: str, room: str, seq: int, emoji: object, on: object = True) -> int:
         emoji = check_emoji(emoji)

@@ -116,6 +116,19 @@ class RoomChange:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRecord:
+    """An uploaded file: where it belongs and whose it is (the bytes are in the file storage under `id`)."""
+
+    id: str
+    room: str
+    uploader: str
+    client_id: str  # of the message it goes with
+    size: int
+    created_ms: int
+    seq: int | None = None  # its message; None while the upload is under way
+
+
+@dataclass(frozen=True, slots=True)
 class Invite:
     code: str
     created_by: str
@@ -254,6 +267,33 @@ class Store(ABC):
     @abstractmethod
     async def set_notify(self, room: str, user: str, level: str) -> bool:
         """Set `user`'s notification level in `room` (all, mentions, none); False if not a member."""
+
+    # files sent with messages (their bytes are in the file storage, parley/files) ------------------
+
+    @abstractmethod
+    async def add_file(self, record: FileRecord) -> None:
+        """Record an upload that is starting (seq None)."""
+
+    @abstractmethod
+    async def file(self, file_id: str) -> FileRecord | None: ...
+
+    @abstractmethod
+    async def file_stored(self, file_id: str, size: int, seq: int) -> None:
+        """The upload finished with `size` bytes and its message was stored as `seq`."""
+
+    @abstractmethod
+    async def drop_files(self, ids: list[str]) -> None:
+        """Forget these files (their bytes are gone)."""
+
+    @abstractmethod
+    async def uploaded_since(self, user: str, since_ms: int) -> int:
+        """Bytes `user` uploaded since `since_ms` (finished or not)."""
+
+    @abstractmethod
+    async def abandoned_files(self, before_ms: int) -> list[str]:
+        """Files whose bytes should go: uploads started before `before_ms` that never got their message (one
+        whose message was stored after all is completed instead), and files whose message was deleted or
+        whose room was."""
 
     @abstractmethod
     async def set_read(self, room: str, user: str, seq: int) -> None:

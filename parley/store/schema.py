@@ -106,6 +106,23 @@ reactions = Table(
     PrimaryKeyConstraint("room", "seq", "emoji", "username"),
 )
 
+# Files sent with messages: who uploaded what, where it belongs, and whether its message was stored. The bytes
+# live in the file storage (parley/files), under `id` (and `id.thumb`). `seq` is NULL while the upload is
+# under way; rows left so are swept with their bytes (service/files.py).
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("room", String(64), nullable=False),
+    Column("uploader", String(32), nullable=False),
+    Column("client_id", String(128), nullable=False),  # the message's (finds it if the upload was cut short)
+    Column("size", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=True),
+    Index("files_by_uploader", "uploader", "created_ms"),
+    Index("files_by_message", "room", "seq"),
+)
+
 # The one list of event columns, in the order every backend selects and inserts them (the arguments of
 # protocol.events.build). SQLite's hand-written statements and the SQLAlchemy queries both use it.
 EVENT_COLUMNS = ("room", "seq", "kind", "sender", "text", "ts", "client_id", "data")
@@ -203,6 +220,22 @@ def _v4(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _v5(conn: Connection) -> None:
+    """Files, images and voice messages: a table of uploaded files (their bytes live in the file storage)."""
+    v5 = MetaData()
+    Table("files", v5,
+          Column("id", String(32), primary_key=True),
+          Column("room", String(64), nullable=False),
+          Column("uploader", String(32), nullable=False),
+          Column("client_id", String(128), nullable=False),
+          Column("size", BigInteger, nullable=False),
+          Column("created_ms", BigInteger, nullable=False),
+          Column("seq", BigInteger, nullable=True),
+          Index("files_by_uploader", "uploader", "created_ms"),
+          Index("files_by_message", "room", "seq"))
+    v5.create_all(conn)
+
+
 PG_SEARCH_TEXT = "to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
 
 # One token list for both backends: words only, so no query syntax of either reaches the database.
@@ -228,5 +261,5 @@ SEARCH_INDEX = {
 }
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST = len(MIGRATIONS)

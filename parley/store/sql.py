@@ -14,13 +14,14 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley.protocol.events import EventKind, RoomEvent, message_data, target_data
+from parley.protocol.events import MENTIONS_KEY, EventKind, RoomEvent, message_data, target_data
 from parley.protocol.frames import Message
 from parley.protocol.names import MAX_REACTIONS, ROOM_MENTION
 from parley.store.base import (
     Amend,
     BadInvite,
     ChangeConflict,
+    FileRecord,
     Invite,
     MyRoom,
     NewEvent,
@@ -42,6 +43,7 @@ from parley.store.schema import (
     LATEST,
     MIGRATIONS,
     events,
+    files,
     invites,
     members,
     reactions,
@@ -288,9 +290,11 @@ class SqlStore(Store):
         after_read = and_(events.c.room == m.c.room, events.c.seq > m.c.last_read, events.c.kind == "message",
                           events.c.sender != m.c.username)
         unread = select(func.count()).select_from(events).where(after_read).scalar_subquery()
-        # a message's data holds no strings but the mentioned names (protocol.events.message_data)
+        # the mentioned names come last in a message's data, after MENTIONS_KEY (protocol.events.message_data)
+        key = _like_escape(MENTIONS_KEY)
         me = '"' + _like_escape(user) + '"'
-        named = or_(events.c.data.like(f"%{me}%", escape="\\"), events.c.data.like(f'%"{ROOM_MENTION}"%'))
+        named = or_(events.c.data.like(f"%{key}%{me}%", escape="\\"),
+                    events.c.data.like(f'%{key}%"{ROOM_MENTION}"%', escape="\\"))
         mentions = select(func.count()).select_from(events).where(and_(after_read, named)).scalar_subquery()
         query = (select(m.c.room, rooms.c.visibility, rooms.c.topic, m.c.state, m.c.role, m.c.muted,
                         rooms.c.last_seq, m.c.last_read, case((m.c.state == "member", unread), else_=0),
@@ -311,6 +315,50 @@ class SqlStore(Store):
         return [MyRoom(name=r[0], visibility=r[1], topic=r[2], state=r[3], role=r[4], muted=bool(r[5]), last_seq=r[6],
                        last_read=r[7], unread=r[8], mentions=r[9], notify=r[10],
                        members=people.get(r[0]) if r[1] == "dm" else None) for r in rows]
+
+    async def add_file(self, record: FileRecord) -> None:
+        async with self._begin() as conn:
+            await conn.execute(insert(files).values(id=record.id, room=record.room, uploader=record.uploader,
+                                                    client_id=record.client_id, size=record.size,
+                                                    created_ms=record.created_ms, seq=record.seq))
+
+    async def file(self, file_id: str) -> FileRecord | None:
+        async with self._begin() as conn:
+            row = (await conn.execute(select(files.c.id, files.c.room, files.c.uploader, files.c.client_id,
+                                             files.c.size, files.c.created_ms, files.c.seq)
+                                      .where(files.c.id == file_id))).first()
+        return FileRecord(*row) if row else None
+
+    async def file_stored(self, file_id: str, size: int, seq: int) -> None:
+        async with self._begin() as conn:
+            await conn.execute(update(files).where(files.c.id == file_id).values(size=size, seq=seq))
+
+    async def drop_files(self, ids: list[str]) -> None:
+        if ids:
+            async with self._begin() as conn:
+                await conn.execute(delete(files).where(files.c.id.in_(ids)))
+
+    async def uploaded_since(self, user: str, since_ms: int) -> int:
+        async with self._begin() as conn:
+            mine = and_(files.c.uploader == user, files.c.created_ms >= since_ms)
+            total = (await conn.execute(select(func.coalesce(func.sum(files.c.size), 0)).where(mine))).scalar()
+        return int(total or 0)
+
+    async def abandoned_files(self, before_ms: int) -> list[str]:
+        f, e = files, events
+        async with self._begin() as conn:
+            # uploads cut short after their message was stored: completed, not swept
+            pending = (await conn.execute(select(f.c.id, e.c.seq).join(e, and_(
+                e.c.room == f.c.room, e.c.sender == f.c.uploader, e.c.client_id == f.c.client_id))
+                .where(and_(f.c.seq.is_(None), f.c.created_ms < before_ms, e.c.data.contains(f.c.id))))).all()
+            for file_id, seq in pending:
+                await conn.execute(update(f).where(f.c.id == file_id).values(seq=seq))
+            live = select(e.c.seq).where(and_(e.c.room == f.c.room, e.c.seq == f.c.seq, e.c.kind == EventKind.MESSAGE,
+                                              or_(e.c.data.is_(None), ~e.c.data.like('%"deleted":true%'))))
+            rows = await conn.execute(select(f.c.id).where(or_(
+                and_(f.c.seq.is_(None), f.c.created_ms < before_ms),
+                and_(f.c.seq.is_not(None), ~live.exists()))))
+            return [r[0] for r in rows]
 
     async def set_notify(self, room: str, user: str, level: str) -> bool:
         async with self._begin() as conn:
@@ -510,7 +558,7 @@ async def _amend(conn: AsyncConnection, room: str, amend: Amend) -> None:
     edits = and_(events.c.room == room, events.c.kind == EventKind.EDIT, events.c.data == target_data(amend.target))
     if amend.text is not None:
         await conn.execute(update(events).where(where).values(
-            text=amend.text, data=message_data(old.reply_to, edited=True, mentions=old.mentions)))
+            text=amend.text, data=message_data(old.reply_to, edited=True, mentions=old.mentions, file=old.file)))
         await conn.execute(update(events).where(edits).values(text=amend.text))  # earlier texts are not kept
     if amend.delete:
         await conn.execute(update(events).where(where).values(

@@ -1,5 +1,6 @@
 """Message changes across nodes: an edit, a reaction, a delete and a read marker made through node A reach
-the clients on node B once each, in seq order with the messages, and B's history shows the final state."""
+the clients on node B once each, in seq order with the messages, and B's history shows the final state. A
+file uploaded through one node is served by the other (kept in PostgreSQL: no shared disk)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import pytest
 
 from tests.scale.conftest import MakeNode
-from tests.support import Client, http, register, rest_messages, unique
+from tests.support import Client, download, http, register, rest_messages, unique, upload
 
 pytestmark = pytest.mark.services
 
@@ -41,4 +42,17 @@ async def test_changes_made_on_one_node_reach_the_other_once(make_node: MakeNode
     history = {m["seq"]: m for m in rest_messages(b, bob[1], room)}
     assert history[seq]["text"] == "first, edited" and history[seq]["reactions"] == {"👀": [bob[0]]}
     assert history[second]["deleted"] is True
+
+    # a file uploaded through A reaches B's client once and is served by B; deleted through B, A has it no more
+    data = bytes(range(256)) * 5000  # 1.28 MB: more than one stored part
+    status, sent = await asyncio.to_thread(upload, a, alice[1], room, data, "data.bin")
+    assert status == 201, sent
+    live = await on_b.expect("message", room=room)
+    assert live["file"] == sent["file"]
+    await on_b.nothing(0.3, "message")
+    path = f"/api/files/{sent['file']['id']}"
+    status, _, body = await asyncio.to_thread(download, b, bob[1], path)
+    assert (status, body) == (200, data)
+    assert http("DELETE", f"{b.http}/api/rooms/{room}/messages/{sent['seq']}", token=alice[1])[0] == 200
+    assert (await asyncio.to_thread(download, a, bob[1], path))[0] == 404
     await asyncio.gather(on_a.close(), on_b.close(), alice_on_b.close())

@@ -7,6 +7,7 @@ Everything here is deterministic: no sockets, no threads, no wall-clock sleeps. 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from parley.protocol.frames import Message
 from parley.store import (
     BadInvite,
     ChangeConflict,
+    FileRecord,
     Invite,
     MyRoom,
     NewEvent,
@@ -123,6 +125,7 @@ class FakeStore(Store):
         self.commit_gate: Gate | None = None
         self.calls: Counter[str] = Counter()
         self.batches: list[list[NewEvent]] = []
+        self.files: dict[str, FileRecord] = {}
         self._clock = 1_700_000_000_000
 
     # hooks -------------------------------------------------------------------------------------------
@@ -356,6 +359,26 @@ class FakeStore(Store):
         await self._enter("events_before")
         older = [e for e in self.logs.get(room, []) if before is None or e.seq < before]
         return older[-limit:] if limit > 0 else []
+
+    # files: the engine tests send none, so the fake keeps only what the interface promises
+    async def add_file(self, record: FileRecord) -> None:
+        self.files[record.id] = record
+
+    async def file(self, file_id: str) -> FileRecord | None:
+        return self.files.get(file_id)
+
+    async def file_stored(self, file_id: str, size: int, seq: int) -> None:
+        self.files[file_id] = dataclasses.replace(self.files[file_id], size=size, seq=seq)
+
+    async def drop_files(self, ids: list[str]) -> None:
+        for file_id in ids:
+            self.files.pop(file_id, None)
+
+    async def uploaded_since(self, user: str, since_ms: int) -> int:
+        return sum(f.size for f in self.files.values() if f.uploader == user and f.created_ms >= since_ms)
+
+    async def abandoned_files(self, before_ms: int) -> list[str]:
+        return [f.id for f in self.files.values() if f.seq is None and f.created_ms < before_ms]
 
     async def set_notify(self, room: str, user: str, level: str) -> bool:
         await self._enter("set_notify")

@@ -68,7 +68,7 @@ class PollChat(Chat):
 @pytest.fixture
 async def chat() -> AsyncIterator[PollChat]:
     store = FakeStore()
-    service = ChatService(Settings(rate=0), store=store, broker=MemoryBroker())
+    service = ChatService(Settings(rate=0, files="memory://"), store=store, broker=MemoryBroker())
     await service.start()
     pollers = Pollers(service, Connections(heartbeat=20))
     chat = PollChat(service, store, pollers)

@@ -83,7 +83,8 @@ async def make_chat() -> AsyncIterator[MakeChat]:
 
     async def make(**settings: Any) -> Chat:
         store = FakeStore()
-        service = ChatService(Settings(**{"rate": 0, **settings}), store=store, broker=MemoryBroker())
+        service = ChatService(Settings(**{"rate": 0, "files": "memory://", **settings}), store=store,
+                              broker=MemoryBroker())
         await service.start()
         chat = Chat(service, store)
         chats.append(chat)
