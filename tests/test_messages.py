@@ -315,6 +315,23 @@ async def test_search_finds_words_in_rooms_one_may_read_and_follows_edits_and_de
     assert search(eve[1], q="deploy")[0] == 200
     assert http("GET", f"{server.http}/api/search?q=deploy")[0] == 401
 
+    # the same over WebSocket: a `search` frame answered by `results` (or an error with its ref)
+    ws = await Client.connect(server, alice[1])
+    answer = await _frame(ws, "s1", {"type": "search", "q": "deploy", "limit": 2})
+    assert answer["type"] == "results" and answer["next"] == 2
+    assert answer["results"] == search(alice[1], q="deploy", limit=2)[1]["results"]
+    answer = await _frame(ws, "s2", {"type": "search", "q": "rollout", "room": general, "from": bob[0]})
+    assert ([m["text"] for m in answer["results"]], answer["next"]) == (["the rollout failed"], None)
+    for i, bad in enumerate(({"q": ""}, {"q": "deploy", "limit": 0}, {"q": "deploy", "limit": 101},
+                             {"q": "deploy", "offset": 1001}, {"q": "a", "from": "no body"}, {})):
+        answer = await _frame(ws, f"b{i}", {"type": "search", **bad})
+        assert (answer["type"], answer["code"]) == ("error", "bad_request"), (bad, answer)
+    eve_ws = await Client.connect(server, eve[1])
+    answer = await _frame(eve_ws, "b9", {"type": "search", "q": "deploy", "room": secret})
+    assert (answer["type"], answer["code"]) == ("error", "not_found")
+    await ws.close()
+    await eve_ws.close()
+
 
 async def test_mentions_name_members_and_are_counted_until_read(make_server: Any) -> None:
     server = make_server()

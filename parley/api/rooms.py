@@ -19,8 +19,16 @@ from parley.api.common import (
     read_body,
     room_param,
 )
-from parley.protocol.names import HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MAX_SEQ, valid_client_id, valid_room
-from parley.service.messages import SEARCH_OFFSET_MAX, SEARCH_PAGE, SEARCH_PAGE_MAX
+from parley.protocol.names import (
+    HISTORY_LIMIT_DEFAULT,
+    HISTORY_LIMIT_MAX,
+    MAX_SEQ,
+    SEARCH_OFFSET_MAX,
+    SEARCH_PAGE,
+    SEARCH_PAGE_MAX,
+    valid_client_id,
+    valid_room,
+)
 from parley.service.rooms import RoomView
 
 

@@ -16,6 +16,9 @@ from parley.protocol.names import (
     MAX_SEQ,
     MAX_TOPIC,
     ROOM_PATTERN,
+    SEARCH_OFFSET_MAX,
+    SEARCH_PAGE,
+    SEARCH_PAGE_MAX,
     USERNAME_PATTERN,
 )
 
@@ -85,6 +88,17 @@ class React(_Client, tag="react", frozen=True):
     ref: Ref = None
 
 
+class Search(_Client, tag="search", frozen=True, rename={"sender": "from"}):
+    """Messages with every word of `q`, newest first, in `room` or every room of the user (REST: /api/search)."""
+
+    q: str
+    room: Room | None = None
+    sender: Username | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=SEARCH_PAGE_MAX)] = SEARCH_PAGE
+    offset: Annotated[int, msgspec.Meta(ge=0, le=SEARCH_OFFSET_MAX)] = 0
+    ref: Ref = None
+
+
 class History(_Client, tag="history", frozen=True):
     room: Room
     before: Seq | None = None
@@ -123,7 +137,7 @@ class Read(_Client, tag="read", frozen=True):
     ref: Ref = None
 
 
-ClientFrame = Auth | Join | Leave | Send | Edit | Delete | React | History | Typing | Ping | Manage | Read
+ClientFrame = Auth | Join | Leave | Send | Edit | Delete | React | History | Search | Typing | Ping | Manage | Read
 
 
 class _Server(msgspec.Struct, tag_field="type", omit_defaults=True):
@@ -261,6 +275,14 @@ RoomEvent = Message | MemberEvent | TopicEvent | EditEvent | DeleteEvent | React
 class HistoryPage(_Server, tag="history"):
     room: str
     messages: list[RoomEvent]
+    ref: Ref = None
+
+
+class Results(_Server, tag="results"):
+    """The answer to `search`: a page of messages, and the `offset` of the next page (None on the last)."""
+
+    results: list[Message]
+    next: int | None
     ref: Ref = None
 
 

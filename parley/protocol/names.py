@@ -21,6 +21,7 @@ MAX_REASON = 250
 DM_PREFIX = "dm."  # room names starting with this are direct messages (docs/protocol.md)
 DM_MAX_USERS = 10  # members of one direct message, its starter included
 HISTORY_LIMIT_MAX = 100
+SEARCH_PAGE, SEARCH_PAGE_MAX, SEARCH_OFFSET_MAX = 20, 100, 1000  # search results per page; how deep one may page
 HISTORY_LIMIT_DEFAULT = 50
 
 

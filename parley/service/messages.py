@@ -17,7 +17,7 @@ from parley.broker import Broker
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import EventKind, target_data
 from parley.protocol.frames import Message
-from parley.protocol.names import EMOJI_MAX, NUL, ROOM_MENTION, mentioned, username_problem
+from parley.protocol.names import EMOJI_MAX, NUL, ROOM_MENTION, SEARCH_PAGE, mentioned, username_problem
 from parley.service.policy import Action, Refused, decide
 from parley.store import Amend, ChangeConflict, NewEvent, RoomChange, Store
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from parley.service.chat import ChatService
 
 
-SEARCH_PAGE, SEARCH_PAGE_MAX, SEARCH_OFFSET_MAX = 20, 100, 1000
 MAX_QUERY, MAX_WORDS = 200, 10
 
 

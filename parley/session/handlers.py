@@ -34,6 +34,8 @@ from parley.protocol.frames import (
     Read,
     Ready,
     Ref,
+    Results,
+    Search,
     Send,
     Typing,
 )
@@ -189,6 +191,22 @@ async def _history_page(session: Session, frame: History) -> None:
         _failed(session, exc, "history unavailable", frame.ref)
         return
     session.send(HistoryPage(room=frame.room, messages=page, ref=frame.ref))
+
+
+@handles(Search)
+def search(session: Session, frame: Search) -> None:
+    session.spawn(_search(session, frame))
+
+
+async def _search(session: Session, frame: Search) -> None:
+    try:
+        found = await session.service.messages.search(session.user, frame.q, frame.room, frame.sender,
+                                                      frame.limit, frame.offset)
+    except Exception as exc:
+        _failed(session, exc, "search unavailable", frame.ref)
+        return
+    following = frame.offset + frame.limit if len(found) == frame.limit else None
+    session.send(Results(results=found, next=following, ref=frame.ref))
 
 
 @handles(Manage)
