@@ -149,6 +149,26 @@ export function markRead(token, room, seq) {
   return request("POST", `/api/rooms/${enc(room)}/read`, { token, body: { seq } });
 }
 
+/** What you want to be notified of in `room`: "all", "mentions" or "none". */
+export function setNotify(token, room, level) {
+  return request("POST", `/api/rooms/${enc(room)}/notify`, { token, body: { level } });
+}
+
+/**
+ * Messages containing every word of `q` (the last as a prefix), newest first, in `room` or every room you
+ * are in, from one author if `from`: {results, next} (`next`: the offset of the next page, or null).
+ */
+export async function search(token, { q, room = null, from = null, limit = 20, offset = 0 }) {
+  const params = new URLSearchParams({ q, limit: String(limit), offset: String(offset) });
+  if (room) params.set("room", room);
+  if (from) params.set("from", from);
+  const data = await request("GET", `/api/search?${params}`, { token });
+  return {
+    results: Array.isArray(data && data.results) ? data.results.filter((m) => m && typeof m.seq === "number") : [],
+    next: data && typeof data.next === "number" ? data.next : null,
+  };
+}
+
 /** Stored events of `room` with seq > `after`, oldest first (at most `limit`). */
 export async function eventsAfter(token, room, after, limit = 1) {
   const data = await request("GET", `/api/rooms/${enc(room)}/messages?after=${after}&limit=${limit}`, { token });

@@ -5,15 +5,19 @@
 // reports what you have read, sends what you write (through the outbox), and keeps the sidebar,
 // header, presence list, typing line and connection badge in step with the state. Messages can be edited
 // (inline), deleted (with a confirmation), reacted to and replied to (a quote bar above the composer);
-// each such change is a frame answered by `done`, and its event reaches every member.
+// each such change is a frame answered by `done`, and its event reaches every member. Messages that
+// mention you count apart (sidebar, title) and, as each room's notification level says, raise a desktop
+// notification when they arrive where you are not looking. A search hit opens in its room, in context.
 
 import * as api from "./api.js";
 import { Dialogs } from "./dialogs.js";
+import { mentionsMe } from "./format.js";
 import { Members, permissions } from "./members.js";
 import { closeMenu, openMenu } from "./menu.js";
 import { Outbox } from "./outbox.js";
 import { avatar, firstLine, REACTIONS } from "./render.js";
 import { PAGE_SIZE, Room } from "./room.js";
+import { Search } from "./search.js";
 import { loadSession, Prefs, saveSession } from "./session.js";
 import { Transport } from "./transport.js";
 import { connectionText, inviteItems, memberItems, RoomList, roomChips, typingText } from "./views.js";
@@ -25,6 +29,14 @@ const SYNC_EVERY_MS = 10_000; // how often the room list is refreshed while the 
 const READ_DELAY_MS = 400; // read markers are reported at most this often per room
 const EXPIRED = "Your session has expired. Please sign in again.";
 const ACTION_TIMEOUT_MS = 15_000; // an edit, delete or reaction not answered by then is reported as failed
+const CONTEXT = 25; // messages loaded before a search hit, to show it in context
+const CONTEXT_PAGE = 100; // events per REST page when loading down to a search hit
+const CONTEXT_MAX = 5000; // a hit further back than this from what is loaded is not shown in its room
+const NOTIFY_LEVELS = [
+  ["all", "All messages"],
+  ["mentions", "Only @mentions"],
+  ["none", "Nothing"],
+];
 
 const $ = (id) => document.getElementById(id);
 
@@ -82,6 +94,7 @@ export class Chat {
     });
     this.members = new Members(this);
     this.dialogs = new Dialogs(this);
+    this.search = new Search(this);
   }
 
   get token() {
@@ -205,6 +218,7 @@ export class Chat {
     $("members-button").addEventListener("click", () => this.members.open(this.active));
     $("show-members").addEventListener("click", () => this.members.open(this.active));
     $("room-menu-button").addEventListener("click", (ev) => this.openRoomMenu(ev.currentTarget));
+    $("search-button").addEventListener("click", () => this.search.open());
     const drawerThen = (fn) => () => {
       this.toggleDrawer(false);
       fn();
@@ -448,7 +462,7 @@ export class Chat {
   setRoomInfo(room, info) {
     // A DM's member list is `members` in /api/me/rooms; some answers call it `people` (with `members` a count).
     if (Array.isArray(info.people) && !Array.isArray(info.members)) info = { ...info, members: info.people };
-    const keys = ["visibility", "topic", "role", "muted", "state", "members"];
+    const keys = ["visibility", "topic", "role", "muted", "state", "members", "notify"];
     for (const k of keys) {
       if (info[k] === undefined) continue;
       // `members` is a DM's member list in /api/me/rooms but a count in other answers.
@@ -725,6 +739,7 @@ export class Chat {
       button,
       [
         { label: "Members", onSelect: () => this.members.open(room.name) },
+        { label: "Notifications…", onSelect: () => this.openNotifyMenu(button, room) },
         can.invite && { label: "Invite people…", onSelect: () => this.members.open(room.name, { invite: true }) },
         can.topic && { label: "Set topic…", onSelect: () => this.dialogs.topic(room) },
         { label: dm ? "Leave conversation" : "Leave room", onSelect: () => this.confirmLeave(room.name) },
@@ -742,6 +757,118 @@ export class Chat {
       ],
       { label: `${room.title} options` },
     );
+  }
+
+  // ---- notifications -------------------------------------------------------------------------------
+
+  /** The room's notification level (All / Only @mentions / Nothing), and the browser's permission. */
+  openNotifyMenu(button, room) {
+    const level = room.info.notify || "all";
+    const canAsk = typeof Notification === "function" && Notification.permission === "default";
+    openMenu(
+      button,
+      [
+        ...NOTIFY_LEVELS.map(([value, label]) => ({
+          label,
+          checked: value === level,
+          onSelect: () => this.setNotifyLevel(room, value),
+        })),
+        canAsk && { label: "Allow desktop notifications…", onSelect: () => this.askNotificationPermission() },
+      ],
+      { label: `Notify me in ${room.title} of` },
+    );
+  }
+
+  /** Keep the level on the server (for every device), then take what its room list says. */
+  async setNotifyLevel(room, level) {
+    const before = room.info.notify;
+    room.info.notify = level;
+    try {
+      await api.setNotify(this.token, room.name, level);
+    } catch (err) {
+      room.info.notify = before;
+      if (!this.restFailed(err)) this.notify(describeError(err, `Couldn't change the notifications of ${room.title}`));
+      return;
+    }
+    if (level !== "none" && typeof Notification === "function" && Notification.permission === "denied") {
+      this.notify("Desktop notifications are blocked for this site in your browser's settings: counts and the title still show what is new.", { kind: "info", timeout: 8000 });
+    }
+    this.sync();
+  }
+
+  /** Asked from a click (browsers ignore or penalise asking on load). */
+  async askNotificationPermission() {
+    if (typeof Notification !== "function") return;
+    const answer = await Notification.requestPermission();
+    if (answer === "denied") this.notify("Desktop notifications stay off: the browser was told not to show them.", { kind: "info", timeout: 6000 });
+  }
+
+  /**
+   * A message arrived live: a desktop notification if the room's level asks for it and the reader is
+   * not looking at that room (another room is open, or the tab is hidden).
+   */
+  desktopNotify(room, f) {
+    if (f.from === this.me || typeof Notification !== "function" || Notification.permission !== "granted") return;
+    if (room.name === this.active && document.visibilityState === "visible") return;
+    const level = room.info.notify || "all";
+    if (level === "none" || (level === "mentions" && !mentionsMe(f.mentions, this.me))) return;
+    try {
+      const n = new Notification(room.isDm ? f.from : `${f.from} in ${room.title}`, {
+        body: firstLine(f.text, 200),
+        tag: `parley:${room.name}`, // a newer one replaces the room's last
+      });
+      n.onclick = () => {
+        window.focus();
+        if (this.rooms.get(room.name) === room) this.select(room.name);
+        n.close();
+      };
+    } catch {
+      // Some browsers (Chrome on Android) show notifications only from a service worker.
+    }
+  }
+
+  // ---- search hits in context -----------------------------------------------------------------------
+
+  /** Open room `name` and show message `seq` there, loading the messages from it down to what is loaded. */
+  async showInContext(name, seq) {
+    const room = this.rooms.get(name);
+    if (!room) {
+      this.notify(`You are not in #${name} any more.`, { kind: "info", timeout: 6000 });
+      return;
+    }
+    this.select(name);
+    if (!room.msgs.has(seq)) {
+      const after = Math.max(0, seq - CONTEXT - 1);
+      const upTo = room.seqs.length ? room.minSeq - 1 : Math.max(room.seenSeq, seq + CONTEXT);
+      if (upTo - after > CONTEXT_MAX) {
+        this.notify("That message is too far back to show in the conversation.", { kind: "info", timeout: 6000 });
+        return;
+      }
+      let events;
+      try {
+        events = await this.eventsBetween(name, after, upTo);
+      } catch (err) {
+        if (!this.restFailed(err)) this.notify(describeError(err, "Couldn't load that message"));
+        return;
+      }
+      if (this.rooms.get(name) !== room) return;
+      room.addContext(events, after === 0);
+    }
+    if (this.active === name) room.jumpTo(seq);
+  }
+
+  /** The room's events with after < seq <= upTo, a few REST pages at a time. */
+  async eventsBetween(name, after, upTo) {
+    const starts = [];
+    for (let a = after; a < upTo; a += CONTEXT_PAGE) starts.push(a);
+    const out = [];
+    for (let i = 0; i < starts.length; i += 4) {
+      const pages = await Promise.all(
+        starts.slice(i, i + 4).map((a) => api.eventsAfter(this.token, name, a, Math.min(CONTEXT_PAGE, upTo - a))),
+      );
+      for (const page of pages) out.push(...page);
+    }
+    return out;
   }
 
   // ---- rendering -------------------------------------------------------------------------------
@@ -762,6 +889,7 @@ export class Chat {
       kind: kindOf(r.name, r.info),
       unread: r.unread,
       unreadMore: r.unreadMore,
+      mentions: r.mentions,
     });
     const rooms = all.filter((r) => !r.isDm).map(view);
     const dms = all.filter((r) => r.isDm).map(view);
@@ -786,10 +914,13 @@ export class Chat {
     }
     $("invites-section").hidden = invites.length === 0;
 
+    // The title counts mentions of you when there are any ("(@2) …"), else unread messages ("(5) …").
     const totalUnread = all.reduce((n, r) => n + r.unread, 0);
+    const totalMentions = all.reduce((n, r) => n + r.mentions, 0);
     const activeRoom = this.rooms.get(this.active);
     const roomTitle = activeRoom ? `${activeRoom.title} · Parley` : "Parley";
-    document.title = totalUnread ? `(${totalUnread}) ${roomTitle}` : roomTitle;
+    const badge = totalMentions ? `(@${totalMentions}) ` : totalUnread ? `(${totalUnread}) ` : "";
+    document.title = badge + roomTitle;
     $("menu-button").classList.toggle("has-unread", totalUnread > 0 || invites.length > 0);
   }
 
@@ -912,11 +1043,15 @@ export class Chat {
         this.renderSidebar();
         if (room.name === this.active) this.renderActive();
         break;
-      case "message":
+      case "message": {
         if (!room) return;
         if (f.from === this.me && typeof f.client_id === "string") this.acked(room, f.client_id);
+        // Replayed ones (after a reconnect) are at or below the seq the join reported: not news.
+        const live = room.joined && typeof f.seq === "number" && f.seq > room.seenSeq;
         room.addMessages([f]);
+        if (live) this.desktopNotify(room, f);
         break;
+      }
       case "member":
       case "topic":
         if (!room) return;

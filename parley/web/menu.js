@@ -17,7 +17,8 @@ export function closeMenu({ focusAnchor = false } = {}) {
 
 /**
  * Open a menu under `anchor` (a button with aria-haspopup="menu").
- * items: [{label, onSelect, danger?, ariaLabel?}] (falsy entries are skipped); `className` styles the menu.
+ * items: [{label, onSelect, danger?, ariaLabel?, checked?}] (falsy entries are skipped; an item with
+ * `checked` is one of a group of choices, role="menuitemradio"); `className` styles the menu.
  */
 export function openMenu(anchor, items, { label, className = "" } = {}) {
   const wasOpen = current && current.anchor === anchor;
@@ -33,7 +34,8 @@ export function openMenu(anchor, items, { label, className = "" } = {}) {
     const b = document.createElement("button");
     b.type = "button";
     b.className = item.danger ? "menu-item danger" : "menu-item";
-    b.setAttribute("role", "menuitem");
+    b.setAttribute("role", "checked" in item ? "menuitemradio" : "menuitem");
+    if ("checked" in item) b.setAttribute("aria-checked", String(!!item.checked));
     b.tabIndex = -1;
     b.textContent = item.label;
     if (item.ariaLabel) {

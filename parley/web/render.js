@@ -1,48 +1,14 @@
 // render.js — Builds the DOM for one chat message and for the room's system lines ("bob joined",
 // "alice set the topic to …"). User text only ever reaches the page through text nodes
-// (textContent); http(s) links become <a> elements whose href is a parsed, checked URL.
+// (textContent), formatted by format.js; http(s) links become <a> elements whose href is a parsed,
+// checked URL.
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-const TRAILING_PUNCT_RE = /[.,;:!?'"\]}>]+$/;
+import { appendFormatted, mentionsMe } from "./format.js";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
 const yearDayFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long", day: "numeric" });
-
-/** Strip punctuation that usually ends a sentence rather than a URL, and an unbalanced ")". */
-function trimUrl(raw) {
-  let url = raw.replace(TRAILING_PUNCT_RE, "");
-  while (url.endsWith(")") && (url.match(/\(/g) || []).length < (url.match(/\)/g) || []).length) {
-    url = url.slice(0, -1).replace(TRAILING_PUNCT_RE, "");
-  }
-  return url;
-}
-
-/** Append `text` to `parent` as text nodes, with http/https URLs as safe links. */
-export function appendLinkified(parent, text) {
-  let pos = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    const url = trimUrl(match[0]);
-    let href = null;
-    try {
-      const parsed = new URL(url);
-      if (parsed.protocol === "http:" || parsed.protocol === "https:") href = parsed.href;
-    } catch {
-      href = null;
-    }
-    if (!href) continue;
-    if (match.index > pos) parent.append(text.slice(pos, match.index));
-    const a = document.createElement("a");
-    a.href = href;
-    a.textContent = url;
-    a.target = "_blank";
-    a.rel = "noopener noreferrer";
-    parent.append(a);
-    pos = match.index + url.length;
-  }
-  if (pos < text.length) parent.append(text.slice(pos));
-}
 
 // Hues that read well as both avatar backgrounds and name colours, light or dark.
 const HUES = [4, 24, 38, 142, 162, 188, 206, 224, 248, 268, 292, 322];
@@ -84,13 +50,15 @@ export function dayLabel(ts) {
 }
 
 /**
- * The element for one message. `msg` is {seq?, from, text, ts, client_id}; `pending` marks an own
- * message not yet acknowledged. Call setConfirmed() later to turn a pending element into a stored one.
+ * The element for one message. `msg` is {seq?, from, text, ts, client_id, mentions?}; `pending` marks an
+ * own message not yet acknowledged; `me` is the signed-in user. Call setConfirmed() later to turn a
+ * pending element into a stored one.
  */
-export function messageElement(msg, { mine = false, pending = false } = {}) {
+export function messageElement(msg, { mine = false, pending = false, me = "" } = {}) {
   const el = document.createElement("article");
   el.className = "msg";
   if (mine) el.classList.add("mine");
+  else if (mentionsMe(msg.mentions, me)) el.classList.add("mentions-me");
   el.dataset.from = msg.from;
   el.dataset.ts = String(msg.ts);
   if (msg.client_id) el.dataset.clientId = msg.client_id;
@@ -121,7 +89,8 @@ export function messageElement(msg, { mine = false, pending = false } = {}) {
 
   const text = document.createElement("div");
   text.className = "msg-text";
-  appendLinkified(text, msg.text);
+  text.dir = "auto";
+  appendFormatted(text, msg.text, { mentions: msg.mentions, me });
   body.append(text);
 
   const reactions = document.createElement("div");
@@ -203,10 +172,10 @@ export function firstLine(text, max = 120) {
 }
 
 /**
- * Show a message's text as it is now: a tombstone once deleted, otherwise the text with "(edited)".
- * `st` is {text, edited, deleted}.
+ * Show a message's text as it is now: a tombstone once deleted, otherwise the formatted text with
+ * "(edited)". `st` is {text, edited, deleted, mentions}; `me` is the signed-in user.
  */
-export function renderText(el, st) {
+export function renderText(el, st, me = "") {
   const box = el.querySelector(".msg-text");
   el.classList.toggle("deleted", !!st.deleted);
   if (st.deleted) {
@@ -217,7 +186,7 @@ export function renderText(el, st) {
     return;
   }
   box.replaceChildren();
-  appendLinkified(box, st.text);
+  appendFormatted(box, st.text, { mentions: st.mentions, me });
   if (st.edited) {
     const mark = document.createElement("span");
     mark.className = "msg-edited";

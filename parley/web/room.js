@@ -1,9 +1,10 @@
 // room.js — One joined room: its log of events (messages and system lines such as "bob joined",
-// kept sorted by seq, each seq shown once), the pending own messages at the bottom, unread count
-// (the server's, kept up to date with what arrives), read marker, new-message marker, who is online
+// kept sorted by seq, each seq shown once), the pending own messages at the bottom, unread and mention
+// counts (the server's, kept up to date with what arrives), read marker, new-message marker, who is online
 // and typing, and its scrollable role="log" element, including loading older history without moving
 // what you read.
 
+import { mentionsMe } from "./format.js";
 import {
   dayKey,
   dayLabel,
@@ -83,6 +84,7 @@ export class Room {
     this.bySeq = new Map(); // seq -> element
     this.pending = new Map(); // client_id -> element of an own message not yet acknowledged
     this.unread = 0;
+    this.mentions = 0; // of the unread messages, those that mention me or @room
     this.unreadMore = false; // unread messages exist beyond what is loaded
     this.joined = false; // joined on the current connection
     this.seenSeq = 0; // highest seq the server told us about (joined.last_seq or a message)
@@ -164,7 +166,11 @@ export class Room {
     const known = this.logSeq;
     this._keepScroll(() => {
       for (const m of messages) {
-        if (!m || typeof m.seq !== "number" || this.bySeq.has(m.seq)) continue;
+        if (!m || typeof m.seq !== "number") continue;
+        if (this.bySeq.has(m.seq)) {
+          this._learnMentions(m);
+          continue;
+        }
         let el;
         if (isMessage(m)) {
           if (typeof m.from !== "string") continue;
@@ -174,7 +180,7 @@ export class Room {
             el = own;
             setConfirmed(el, m);
           } else {
-            el = messageElement({ ...m, text: String(m.text ?? "") }, { mine: m.from === this.me });
+            el = messageElement({ ...m, text: String(m.text ?? "") }, { mine: m.from === this.me, me: this.me });
           }
           this._register(m, el, Math.max(m.seq, known));
         } else if (CHANGES.has(m.type)) {
@@ -205,6 +211,7 @@ export class Room {
       this.clearTyping(m.from, false);
       if (this.lastRead !== null && m.seq > this.lastRead && m.seq > this.countedUpTo && m.from !== this.me) {
         this.unread += 1;
+        if (mentionsMe(m.mentions, this.me)) this.mentions += 1;
       }
     }
     if (added.length) this._afterNew(added, first);
@@ -212,38 +219,43 @@ export class Room {
   }
 
   /**
-   * The server's view of this room (GET /api/me/rooms): its last seq, our read marker there and the
-   * number of messages from others after it. Messages we already have beyond its last seq still count.
+   * The server's view of this room (GET /api/me/rooms): its last seq, our read marker there, the
+   * number of messages from others after it and how many of those mention us. Messages we already have
+   * beyond its last seq still count.
    */
-  applyServerState({ last_seq: lastSeq, last_read: lastRead, unread }) {
+  applyServerState({ last_seq: lastSeq, last_read: lastRead, unread, mentions }) {
     const serverSeq = typeof lastSeq === "number" ? lastSeq : 0;
     const serverRead = typeof lastRead === "number" ? lastRead : 0;
     const serverUnread = typeof unread === "number" ? unread : 0;
+    const serverMentions = typeof mentions === "number" ? mentions : 0;
     const read = Math.max(this.lastRead ?? -1, serverRead);
-    let base;
-    if (read >= serverSeq) base = 0;
-    else if (read === serverRead) base = serverUnread;
-    else if (this.seqs.length && this.minSeq <= read + 1) base = this._countUnread(read, serverSeq);
-    else base = serverUnread;
-    const before = { unread: this.unread, lastRead: this.lastRead };
+    let base = [serverUnread, serverMentions];
+    if (read >= serverSeq) base = [0, 0];
+    else if (read !== serverRead && this.seqs.length && this.minSeq <= read + 1) {
+      base = [this._countUnread(read, serverSeq), this._countUnread(read, serverSeq, true)];
+    }
+    const before = { unread: this.unread, mentions: this.mentions, lastRead: this.lastRead };
     this.lastRead = read;
     this.countedUpTo = serverSeq;
     this.serverCounted = true;
     this.unreadMore = false;
     this.reportedRead = Math.max(this.reportedRead, serverRead);
-    this.unread = base + this._countUnread(Math.max(read, serverSeq), Infinity);
+    this.unread = base[0] + this._countUnread(Math.max(read, serverSeq), Infinity);
+    this.mentions = base[1] + this._countUnread(Math.max(read, serverSeq), Infinity, true);
     this.seenSeq = Math.max(this.seenSeq, serverSeq);
     if (this.active) this.markRead();
-    if (before.unread !== this.unread || before.lastRead !== this.lastRead) this.onChange(this);
+    const changed = before.unread !== this.unread || before.mentions !== this.mentions || before.lastRead !== this.lastRead;
+    if (changed) this.onChange(this);
   }
 
-  /** Messages from others we have with lo < seq <= hi. */
-  _countUnread(lo, hi) {
+  /** Messages from others we have with lo < seq <= hi (only those that mention us, with `mentioning`). */
+  _countUnread(lo, hi, mentioning = false) {
     let n = 0;
     for (const seq of this.seqs) {
       if (seq <= lo || seq > hi) continue;
       const el = this.bySeq.get(seq);
-      if (el.classList.contains("msg") && el.dataset.from !== this.me) n += 1;
+      if (!el.classList.contains("msg") || el.dataset.from === this.me) continue;
+      if (!mentioning || el.classList.contains("mentions-me")) n += 1;
     }
     return n;
   }
@@ -362,6 +374,7 @@ export class Room {
       deleted: !!m.deleted,
       reactions: m.deleted ? new Map() : reactionMap(m.reactions),
       reply_to: typeof m.reply_to === "number" ? m.reply_to : null,
+      mentions: Array.isArray(m.mentions) ? m.mentions : null,
       asOf,
       reactSeq: new Map(), // "emoji\u0000user" -> seq of the last reaction event applied for it
       el,
@@ -381,8 +394,16 @@ export class Room {
   }
 
   _render(st) {
-    renderText(st.el, st);
+    renderText(st.el, st, this.me);
     renderReactions(st.el, st.reactions, this.me);
+  }
+
+  /** An own message confirmed from its ack learns its mentions when the broadcast copy follows. */
+  _learnMentions(m) {
+    const st = isMessage(m) && Array.isArray(m.mentions) ? this.msgs.get(m.seq) : null;
+    if (!st || st.mentions) return;
+    st.mentions = m.mentions;
+    if (!st.deleted) this._keepScroll(() => this._render(st));
   }
 
   /**
@@ -583,6 +604,7 @@ export class Room {
     const exact = seq >= this.countedUpTo || (this.seqs.length > 0 && this.minSeq <= seq + 1);
     if (exact) {
       this.unread = this._countUnread(seq, Infinity);
+      this.mentions = this._countUnread(seq, Infinity, true);
       this.unreadMore = false;
       if (!this.unread && !this.active) this.marker.remove();
     }
@@ -608,6 +630,18 @@ export class Room {
     if (this.jumpTarget) this._continueJump();
     // Keep going while the reader is still near the top (or the page does not fill the view yet).
     requestAnimationFrame(() => this.maybeLoadOlder());
+  }
+
+  /**
+   * Older events fetched to show a message in its context (a search hit): they reach down to what is
+   * loaded, so the log stays one unbroken run of seqs. `atStart`: they begin at the room's first event.
+   */
+  addContext(events, atStart) {
+    this.initialLoaded = true;
+    this.addMessages(events);
+    if (atStart) this.atStart = true;
+    this._keepScroll(() => this._renderStart());
+    this._updateUnreadMore();
   }
 
   historyFailed() {
@@ -783,8 +817,9 @@ export class Room {
       if (before !== this.lastRead) this.onChange(this);
       return;
     }
-    const changed = this.unread !== 0 || this.unreadMore || before !== this.lastRead;
+    const changed = this.unread !== 0 || this.mentions !== 0 || this.unreadMore || before !== this.lastRead;
     this.unread = 0;
+    this.mentions = 0;
     this.unreadMore = false;
     if (changed) this.onChange(this);
     if (this.lastRead !== null && this.lastRead > this.reportedRead) this.onRead(this);

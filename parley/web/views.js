@@ -44,15 +44,15 @@ function roomIcon(kind, label) {
   return icon;
 }
 
-/** A sidebar list of rooms (or direct messages) with unread badges. */
+/** A sidebar list of rooms (or direct messages) with unread and mention badges. */
 export class RoomList {
   constructor(ul, onSelect) {
     this.ul = ul;
     this.onSelect = onSelect;
-    this.items = new Map(); // name -> {li, button, badge, count, key}
+    this.items = new Map(); // name -> {li, button, badge, count, mention, mentionCount, mentionWord, key}
   }
 
-  /** rooms: [{name, label, kind: "public"|"private"|"dm", unread, unreadMore}] in display order. */
+  /** rooms: [{name, label, kind: "public"|"private"|"dm", unread, unreadMore, mentions}] in display order. */
   render(rooms, active) {
     const keep = new Set(rooms.map((r) => r.name));
     for (const [name, item] of this.items) {
@@ -82,6 +82,10 @@ export class RoomList {
       item.badge.hidden = !unread;
       const more = room.unreadMore || room.unread > 99 ? "+" : "";
       item.count.textContent = unread ? `${Math.min(room.unread, 99)}${more}` : "";
+      const mentions = room.mentions || 0;
+      item.mention.hidden = mentions === 0;
+      item.mentionCount.textContent = mentions ? String(Math.min(mentions, 99)) + (mentions > 99 ? "+" : "") : "";
+      item.mentionWord.textContent = mentions === 1 ? " mention" : " mentions";
     });
   }
 
@@ -109,10 +113,20 @@ export class RoomList {
     sr.className = "visually-hidden";
     sr.textContent = " unread";
     badge.append(count, sr);
-    button.append(...parts, badge);
+    // Mentions of you (or @room) among the unread: a badge of their own, before the unread count.
+    const mention = document.createElement("span");
+    mention.className = "badge mention-badge";
+    const at = document.createElement("span");
+    at.setAttribute("aria-hidden", "true");
+    at.textContent = "@";
+    const mentionCount = document.createElement("span");
+    const mentionWord = document.createElement("span");
+    mentionWord.className = "visually-hidden";
+    mention.append(at, mentionCount, mentionWord);
+    button.append(...parts, mention, badge);
     button.addEventListener("click", () => this.onSelect(room.name));
     li.append(button);
-    return { li, button, badge, count, key: `${room.kind}\u0000${room.label}` };
+    return { li, button, badge, count, mention, mentionCount, mentionWord, key: `${room.kind}\u0000${room.label}` };
   }
 }
 
