@@ -207,6 +207,7 @@ async def test_bad_uploads_are_refused_and_leave_nothing_behind(make_server, db_
     (_, a_token), (_, b_token) = register(server), register(server)
     room = private_room(server, a_token)
     before = await stored_async(db_url)
+    assert http("GET", f"{server.http}/api/info")[1]["max_upload"] == 100_000  # what the page checks first
 
     def refused(status: int, code: str, data: bytes, token: str = a_token, to: str = room, **fields: Any) -> None:
         got, body = upload(server, token, to, data, **fields)

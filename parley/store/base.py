@@ -275,7 +275,8 @@ class Store(ABC):
         """Record an upload that is starting (seq None)."""
 
     @abstractmethod
-    async def file(self, file_id: str) -> FileRecord | None: ...
+    async def file(self, file_id: str) -> FileRecord | None:
+        """The file, with the seq of its message as soon as that message is stored."""
 
     @abstractmethod
     async def file_stored(self, file_id: str, size: int, seq: int) -> None:

@@ -323,10 +323,15 @@ class SqlStore(Store):
                                                     created_ms=record.created_ms, seq=record.seq))
 
     async def file(self, file_id: str) -> FileRecord | None:
+        f, e = files, events
+        # Its message may be stored (and delivered) a moment before the upload records the seq: find it then
+        # by the upload's client_id, provided the message names this file.
+        message = and_(e.c.room == f.c.room, e.c.sender == f.c.uploader, e.c.client_id == f.c.client_id,
+                       e.c.data.contains(f.c.id), f.c.seq.is_(None))
         async with self._begin() as conn:
-            row = (await conn.execute(select(files.c.id, files.c.room, files.c.uploader, files.c.client_id,
-                                             files.c.size, files.c.created_ms, files.c.seq)
-                                      .where(files.c.id == file_id))).first()
+            row = (await conn.execute(select(f.c.id, f.c.room, f.c.uploader, f.c.client_id, f.c.size,
+                                             f.c.created_ms, func.coalesce(f.c.seq, e.c.seq))
+                                      .outerjoin(e, message).where(f.c.id == file_id))).first()
         return FileRecord(*row) if row else None
 
     async def file_stored(self, file_id: str, size: int, seq: int) -> None:

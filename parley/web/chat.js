@@ -10,6 +10,7 @@
 // notification when they arrive where you are not looking. A search hit opens in its room, in context.
 
 import * as api from "./api.js";
+import { fileCache } from "./attachments.js";
 import { Dialogs } from "./dialogs.js";
 import { mentionsMe } from "./format.js";
 import { Members, permissions } from "./members.js";
@@ -20,6 +21,7 @@ import { PAGE_SIZE, Room } from "./room.js";
 import { Search } from "./search.js";
 import { loadSession, Prefs, saveSession } from "./session.js";
 import { Transport } from "./transport.js";
+import { Uploads } from "./uploads.js";
 import { connectionText, inviteItems, memberItems, RoomList, roomChips, typingText } from "./views.js";
 
 const { ROOM_RE, describeError } = api;
@@ -95,6 +97,8 @@ export class Chat {
     this.members = new Members(this);
     this.dialogs = new Dialogs(this);
     this.search = new Search(this);
+    this.uploads = new Uploads(this);
+    fileCache.getToken = () => this.token;
   }
 
   get token() {
@@ -231,6 +235,7 @@ export class Chat {
     $("welcome-create").addEventListener("click", () => this.dialogs.createRoom());
     $("welcome-dm").addEventListener("click", () => this.dialogs.newDm());
 
+    this.uploads.bind();
     const box = $("message");
     $("composer").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -674,7 +679,10 @@ export class Chat {
   activate(name, { focus = true } = {}) {
     closeMenu();
     const prev = this.rooms.get(this.active);
-    if (prev && this.active !== name) prev.hide();
+    if (prev && this.active !== name) {
+      prev.hide();
+      this.uploads.stop();
+    }
     this.active = name && this.rooms.has(name) ? name : null;
     this.prefs.setActive(this.active);
     const room = this.rooms.get(this.active);

@@ -3,6 +3,7 @@
 // (textContent), formatted by format.js; http(s) links become <a> elements whose href is a parsed,
 // checked URL.
 
+import { attachmentElement } from "./attachments.js";
 import { appendFormatted, mentionsMe } from "./format.js";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
@@ -93,6 +94,8 @@ export function messageElement(msg, { mine = false, pending = false, me = "" } =
   appendFormatted(text, msg.text, { mentions: msg.mentions, me });
   body.append(text);
 
+  if (msg.file && typeof msg.file === "object" && !msg.deleted) body.append(attachmentElement(msg.file));
+
   const reactions = document.createElement("div");
   reactions.className = "msg-reactions";
   reactions.hidden = true;
@@ -179,6 +182,8 @@ export function renderText(el, st, me = "") {
   const box = el.querySelector(".msg-text");
   el.classList.toggle("deleted", !!st.deleted);
   if (st.deleted) {
+    const file = el.querySelector(".att");
+    if (file) file.remove();
     const tomb = document.createElement("span");
     tomb.className = "msg-tombstone";
     tomb.textContent = "This message was deleted";
@@ -310,7 +315,10 @@ export function setFailed(el, reason, { onRetry, onDiscard }) {
 
 /** Mark an element as a stored message with its seq and server timestamp. */
 export function setConfirmed(el, msg) {
-  el.classList.remove("pending", "failed");
+  if (msg.file && typeof msg.file === "object" && !msg.deleted && !el.querySelector(".att")) {
+    el.querySelector(".msg-reactions").before(attachmentElement(msg.file)); // an upload of ours, now stored
+  }
+  el.classList.remove("pending", "failed", "uploading");
   el.removeAttribute("aria-busy");
   el.dataset.seq = String(msg.seq);
   if (typeof msg.ts === "number") setTimes(el, msg.ts);
