@@ -64,6 +64,14 @@ export function formatDuration(ms) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
+/** What a message says in one line (a quote, a notification): its text, or what it carries. */
+export function messageSummary(text, file) {
+  if (text || !file || typeof file !== "object") return text || "";
+  if (file.kind === "image") return `📷 ${file.name}`;
+  if (file.kind === "voice") return `🎤 Voice message (${formatDuration(file.duration_ms || 0)})`;
+  return `📄 ${file.name}`;
+}
+
 /** Object URLs of fetched files, one fetch per file and page. */
 export class FileCache {
   constructor(getToken) {

@@ -10,7 +10,7 @@
 // notification when they arrive where you are not looking. A search hit opens in its room, in context.
 
 import * as api from "./api.js";
-import { fileCache } from "./attachments.js";
+import { fileCache, messageSummary } from "./attachments.js";
 import { Dialogs } from "./dialogs.js";
 import { mentionsMe } from "./format.js";
 import { Members, permissions } from "./members.js";
@@ -822,7 +822,7 @@ export class Chat {
     if (level === "none" || (level === "mentions" && !mentionsMe(f.mentions, this.me))) return;
     try {
       const n = new Notification(room.isDm ? f.from : `${f.from} in ${room.title}`, {
-        body: firstLine(f.text, 200),
+        body: firstLine(messageSummary(f.text, f.file), 200),
         tag: `parley:${room.name}`, // a newer one replaces the room's last
       });
       n.onclick = () => {
@@ -1464,7 +1464,7 @@ export class Chat {
     try {
       const [ev] = await api.eventsAfter(this.token, room.name, seq - 1, 1);
       if (ev && ev.seq === seq && (ev.type === undefined || ev.type === "message") && typeof ev.from === "string") {
-        info = { from: ev.from, text: String(ev.text ?? ""), deleted: !!ev.deleted };
+        info = { from: ev.from, text: messageSummary(String(ev.text ?? ""), ev.file), deleted: !!ev.deleted };
       }
     } catch (err) {
       if (this.restFailed(err)) return;

@@ -4,6 +4,7 @@
 // and typing, and its scrollable role="log" element, including loading older history without moving
 // what you read.
 
+import { messageSummary } from "./attachments.js";
 import { mentionsMe } from "./format.js";
 import {
   dayKey,
@@ -375,6 +376,7 @@ export class Room {
       reactions: m.deleted ? new Map() : reactionMap(m.reactions),
       reply_to: typeof m.reply_to === "number" ? m.reply_to : null,
       mentions: Array.isArray(m.mentions) ? m.mentions : null,
+      file: m.deleted ? null : m.file || null,
       asOf,
       reactSeq: new Map(), // "emoji\u0000user" -> seq of the last reaction event applied for it
       el,
@@ -419,6 +421,7 @@ export class Room {
       st.edited = true;
     } else if (ev.type === "delete") {
       st.deleted = true;
+      st.file = null;
       st.text = "";
       st.reactions = new Map();
       this.onAction(this, st.seq, "deleted", st.el);
@@ -459,7 +462,7 @@ export class Room {
   /** What a quote of message `seq` shows: {from, text, deleted}, {missing}, or null (being looked up). */
   quoteInfo(seq) {
     const st = this.msgs.get(seq);
-    if (st) return { from: st.from, text: st.text, deleted: st.deleted };
+    if (st) return { from: st.from, text: messageSummary(st.text, st.file), deleted: st.deleted };
     if (this.quoted.has(seq)) return this.quoted.get(seq);
     if (!this.quoting.has(seq)) {
       this.quoting.add(seq);
