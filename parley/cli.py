@@ -125,6 +125,16 @@ def _check_workers(settings: Settings) -> None:
               envvar="PARLEY_MAX_UPLOAD", help="largest uploaded file in bytes (413 above)")
 @click.option("--upload-quota", default=_default("upload_quota"), show_default=True, type=int,
               envvar="PARLEY_UPLOAD_QUOTA", help="bytes a user may upload per day; 0: no quota")
+@click.option("--ice-server", "ice_servers", multiple=True, default=_default("ice_servers"),
+              envvar="PARLEY_ICE_SERVERS",
+              help="a STUN or TURN server for calls (stun:host:3478, turn:host:3478?transport=udp, turns:...); "
+                   "repeat for several. TURN needs --turn-secret")
+@click.option("--turn-secret", default=_default("turn_secret"), envvar="PARLEY_TURN_SECRET",
+              help="the TURN server's shared secret (coturn use-auth-secret / static-auth-secret)")
+@click.option("--turn-ttl", default=_default("turn_ttl"), show_default=True, type=int, envvar="PARLEY_TURN_TTL",
+              help="seconds the TURN credentials handed to a browser stay valid")
+@click.option("--ring-timeout", default=_default("ring_timeout"), show_default=True, type=float,
+              envvar="PARLEY_RING_TIMEOUT", help="seconds a call rings before it is missed")
 @click.option("--echo-path", default=_default("echo_path"), envvar="PARLEY_ECHO_PATH",
               help="also serve an echo WebSocket at this path (conformance tests)")
 @click.option("--workers", default=_default("workers"), show_default=True, type=int,
@@ -134,11 +144,19 @@ def serve(**options: object) -> None:
     """Run the chat server."""
     options["allowed_origins"] = list(options["allowed_origins"])  # type: ignore[call-overload]
     options["allowed_hosts"] = list(options["allowed_hosts"])  # type: ignore[call-overload]
+    options["ice_servers"] = list(options["ice_servers"])  # type: ignore[call-overload]
     settings = Settings(**options)  # type: ignore[arg-type]
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     if settings.max_upload < 1 or settings.upload_quota < 0:
         raise click.UsageError("--max-upload must be at least 1 and --upload-quota at least 0")
+    from parley.service.ice import valid_ice_url
+
+    for url in settings.ice_servers:
+        if not valid_ice_url(url):
+            raise click.UsageError(f"--ice-server {url!r}: give a stun:, turn: or turns: URL")
+    if settings.turn_ttl < 60:
+        raise click.UsageError("--turn-ttl must be at least 60 seconds")
     _check_workers(settings)
     _setup_logging(settings.log_level)
     try:

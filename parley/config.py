@@ -33,6 +33,10 @@ class Settings:
     files: str | None = None
     max_upload: int = 25 * 1024 * 1024  # bytes of one uploaded file
     upload_quota: int = 1024 * 1024 * 1024  # bytes a user may upload per day (0: no quota)
+    ice_servers: list[str] = field(default_factory=list)  # stun:/turn:/turns: URLs for calls
+    turn_secret: str | None = None  # coturn's static-auth-secret: TURN credentials are made from it
+    turn_ttl: int = 24 * 3600  # seconds TURN credentials stay valid
+    ring_timeout: float = 60.0  # seconds a call rings before it counts as missed
     echo_path: str | None = None  # serve an echo WebSocket here (conformance testing)
     workers: int = 1
 

@@ -376,10 +376,13 @@ async def close_all(*clients: Client) -> None:
 
 def upload(server: ServerProcess, token: str, room: str, data: bytes, filename: str = "file.bin",
            client_id: str | None = None, content_type: str = "application/octet-stream",
-           **fields: str | int) -> tuple[int, Any]:
-    """Upload one file as a message (multipart/form-data, fields first, the file last): (status, JSON body)."""
+           **fields: str | int | list[str]) -> tuple[int, Any]:
+    """Upload one file as a message (multipart/form-data, fields first, the file last): (status, JSON body).
+    A list gives a field several times."""
     boundary = uuid.uuid4().hex
-    parts = [("client_id", client_id or unique("f")), *((k, str(v)) for k, v in fields.items())]
+    parts = [("client_id", client_id or unique("f"))]
+    for k, v in fields.items():
+        parts.extend((k, str(one)) for one in (v if isinstance(v, list) else [v]))
     body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
                     for k, v in parts)
     body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'

@@ -6,8 +6,10 @@ with nothing left behind in the file storage or the room."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import socket
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,19 @@ from tests.support import Client, ServerProcess, download, http, register, rest_
 # the start of what Chromium's MediaRecorder writes: an EBML header with DocType "webm"
 WEBM = (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08"
         b"\x42\x82\x84webm" + bytes(200))
+# a small JPEG whose EXIF block is damaged (Pillow raises struct.error reading it)
+BAD_EXIF_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/4QA0RXhpZgAATU0AKgAAAAgAAgERAAIAAAAGAAAAJgESAAMAAAABAAYAAAAAAABoZWxsbwD/"
+    "2wBDAAgGBgcGBQgHBwcJCQgKDBQNDDYLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/2wBDAQkJ"
+    "CQwLDCkNDRgyIRwhMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjL/wAARCAAwAEADASIA"
+    "AhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1Fh"
+    "ByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqD"
+    "hIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QA"
+    "HwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKR"
+    "obHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImK"
+    "kpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEA"
+    "PwCOiiivkD8CCiiigAooooAKKKKACiiigAooooAKKKKACiiigAooooAKKKKACiiigAooooA//9k="
+)
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
 
 
@@ -153,6 +168,7 @@ async def test_the_server_decides_what_a_file_is_whatever_its_name_and_declared_
         (jpeg(), "notes.txt", "text/plain", "notes.txt", "image/jpeg", "image", "inline"),
         (b"\x89PNG\r\n\x1a\n" + b"garbage" * 100, "broken.png", "image/png",
          "broken.png", "application/octet-stream", "file", "attachment"),
+        (BAD_EXIF_JPEG, "damaged.jpg", "image/jpeg", "damaged.jpg", "image/jpeg", "image", "inline"),
         (b"%PDF-1.4\n%...", "../../etc/passwd", "application/pdf", "passwd", "application/pdf", "file", "attachment"),
         (b"plain words", "dir/sub/ ..résumé 📄.txt ", "text/plain",
          "résumé 📄.txt", "application/octet-stream", "file", "attachment"),
@@ -167,6 +183,16 @@ async def test_the_server_decides_what_a_file_is_whatever_its_name_and_declared_
         assert (status, body, headers["Content-Type"]) == (200, data, served)
         assert headers["Content-Disposition"].split(";")[0] == disposition
         assert headers["X-Content-Type-Options"] == "nosniff"
+
+    # HEAD is not answered with the file's bytes (they would be read as the next response on the connection)
+    conn = HTTPConnection("127.0.0.1", shared_server.port, timeout=10)
+    conn.request("HEAD", f"/api/files/{file['id']}", headers={"Authorization": f"Bearer {token}"})
+    head = conn.getresponse()
+    head.read()
+    conn.request("GET", "/healthz")
+    after = conn.getresponse()
+    assert (head.status, after.status, after.getheader("Content-Type")) == (405, 200, "application/json")
+    conn.close()
 
 
 async def test_a_voice_message_is_audio_with_its_duration_and_anything_else_is_refused(
@@ -222,6 +248,13 @@ async def test_bad_uploads_are_refused_and_leave_nothing_behind(make_server, db_
     await asyncio.to_thread(refused, 400, "bad_request", b"x", reply_to="-1")
     await asyncio.to_thread(refused, 400, "bad_request", b"x", colour="red")  # an unknown field
     await asyncio.to_thread(refused, 400, "bad_request", b"x", filename="a\r\nb.txt")  # a broken part head
+    await asyncio.to_thread(refused, 400, "bad_request", b"x", text=["b", "again"])  # a field given twice
+    # refused for the file itself: the new public room it was sent to is not created
+    fresh = unique("f")
+    await asyncio.to_thread(refused, 400, "bad_request", b"", to=fresh)
+    await asyncio.to_thread(refused, 400, "bad_request", WEBM[:20] + b"not audio", to=fresh, voice=1,
+                            duration_ms=10)
+    assert http("GET", f"{server.http}/api/rooms/{fresh}", token=a_token)[0] == 404
     status, body = http("POST", f"{server.http}/api/rooms/{room}/files", {"text": "hi"}, token=a_token)
     assert (status, body["error"]) == (415, "unsupported")
     status, body = http("POST", f"{server.http}/api/rooms/{room}/files", token=a_token, raw=b"--b--\r\n",
@@ -248,11 +281,15 @@ async def test_bad_uploads_are_refused_and_leave_nothing_behind(make_server, db_
 
     messages = [m for m in rest_messages(server, a_token, room) if m.get("type", "message") == "message"]
     assert [m["file"]["size"] for m in messages] == [100_000, 100_000, 50_000]
+    # deleting what one sent does not give the quota back
+    assert http("DELETE", f"{server.http}/api/rooms/{room}/messages/{messages[0]['seq']}", token=a_token)[0] == 200
+    await asyncio.to_thread(refused, 429, "rate_limited", b"x")
+    messages = messages[1:]
     for _ in range(50):
-        if len(await stored_async(db_url) - before) == 3:
+        if len(await stored_async(db_url) - before) == 2:
             break
         await asyncio.sleep(0.1)
-    assert len(await stored_async(db_url) - before) == 3  # the three files, nothing half-written
+    assert len(await stored_async(db_url) - before) == 2  # the two files kept, nothing half-written
     assert http("GET", f"{server.http}/healthz")[0] == 200
 
 
@@ -299,9 +336,14 @@ async def test_the_sweep_finds_abandoned_uploads_and_files_of_deleted_messages(d
 
         assert sorted(await store.abandoned_files(now)) == ["gone-file1", "lost-file1"]
         assert (await store.file("done-file1")).seq == finished.event.seq  # type: ignore[union-attr]
-        await store.drop_files(["gone-file1", "lost-file1"])
+        await store.forget_files(["gone-file1", "lost-file1"], now)
         assert await store.abandoned_files(now) == []
-        assert await store.uploaded_since("alice", now) == 5  # the upload under way counts
-        assert await store.uploaded_since("alice", hour_ago) == 15
+        assert await store.file("gone-file1") is None and await store.file("lost-file1") is None
+        await store.file_growing("busy-file1", 7)
+        assert await store.uploaded_since("alice", now) == 7  # the upload under way counts what arrived
+        # the removed file still counts for a day (the unfinished one never did), then its row goes
+        assert await store.uploaded_since("alice", hour_ago) == 5 + 5 + 5 + 7
+        await store.purge_files(now + 1)
+        assert await store.uploaded_since("alice", hour_ago) == 5 + 5 + 7
     finally:
         await store.close()

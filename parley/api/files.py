@@ -47,6 +47,8 @@ async def upload(request: web.Request) -> web.Response:
             break
         if part.name not in FIELDS:
             raise fail(400, "bad_request", f"unknown field {part.name!r}; fields are {', '.join(sorted(FIELDS))}")
+        if part.name in fields:
+            raise fail(400, "bad_request", f"field {part.name!r} is given twice")
         fields[part.name] = await _field(part, stall)
     client_id = fields.get("client_id")
     if client_id is None or not valid_client_id(client_id):
@@ -101,6 +103,8 @@ async def _arriving(step: Awaitable[T], stall: float) -> T:
         raise fail(408, "timeout", f"the upload stalled for {stall:g} s") from None
     except (HttpProcessingError, ValueError) as exc:
         raise fail(400, "bad_request", f"not valid multipart/form-data: {exc}") from None
+    except ConnectionError:  # the client hung up: nobody reads the answer, and it is not a server error
+        raise fail(400, "bad_request", "the upload was cut off") from None
 
 
 def _number(fields: dict[str, str], name: str, low: int, high: int) -> int | None:
@@ -145,7 +149,7 @@ async def _serve(request: web.Request, thumb: bool) -> web.StreamResponse:
 
 
 def _headers(attachment: Attachment, thumb: bool) -> dict[str, str]:
-    quoted = urllib.parse.quote(attachment.name, safe="")
+    quoted = urllib.parse.quote(attachment.name + (".thumb.webp" if thumb else ""), safe="")
     disposition = "inline" if thumb or inline(attachment) else "attachment"
     return {
         "Content-Type": "image/webp" if thumb else attachment.type,
@@ -160,5 +164,6 @@ def _headers(attachment: Attachment, thumb: bool) -> dict[str, str]:
 
 def add_file_routes(app: web.Application) -> None:
     app.router.add_post("/api/rooms/{room}/files", upload)
-    app.router.add_get("/api/files/{file}", download)
-    app.router.add_get("/api/files/{file}/thumb", download_thumb)
+    # no HEAD: a streamed body written to a HEAD request would reach the client as its next response
+    app.router.add_get("/api/files/{file}", download, allow_head=False)
+    app.router.add_get("/api/files/{file}/thumb", download_thumb, allow_head=False)

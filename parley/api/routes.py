@@ -1,11 +1,12 @@
 """Every REST route: accounts (api/accounts.py), rooms (api/rooms.py), long-polling (api/poll.py), files
-(api/files.py) and the health check."""
+(api/files.py), calls (api/calls.py) and the health check."""
 
 import os
 
 from aiohttp import web
 
 from parley.api.accounts import add_account_routes
+from parley.api.calls import add_call_routes
 from parley.api.common import SERVICE, json_response
 from parley.api.files import add_file_routes
 from parley.api.poll import add_poll_routes
@@ -22,4 +23,5 @@ def add_routes(app: web.Application) -> None:
     add_room_routes(app)
     add_poll_routes(app)
     add_file_routes(app)
+    add_call_routes(app)
     app.router.add_get("/healthz", healthz)

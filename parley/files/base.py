@@ -53,6 +53,9 @@ class FileStorage(ABC):
     async def delete(self, key: str) -> None:
         """Remove the key (nothing happens if there is none)."""
 
+    async def sweep(self) -> None:  # noqa: B027 (optional: nothing to do by default)
+        """Remove what writes cut short by a crash left behind, once it is old enough to be sure."""
+
     async def put(self, key: str, data: bytes) -> None:
         writer = self.writer(key)
         try:

@@ -1,7 +1,7 @@
 """Files in a local directory (the default beside the SQLite file). A write goes to `<dir>/.partial/` and is
 renamed into place on commit, so a reader never sees half a file and a crash leaves only a partial file,
-which a later start removes once it is an hour old (other processes sharing the directory may be
-writing). Disk work runs in threads: a slow disk does not stall the event loop."""
+which the sweep (on start and every few minutes) removes once it is an hour old (other processes sharing
+the directory may be writing). Disk work runs in threads: a slow disk does not stall the event loop."""
 
 import asyncio
 import os
@@ -53,14 +53,19 @@ class LocalFiles(FileStorage):
         self.url = f"file://{root}"
 
     async def open(self) -> None:
-        def prepare() -> None:
-            partial = self.root / PARTIAL
-            partial.mkdir(parents=True, exist_ok=True)
-            for leftover in partial.iterdir():
-                if leftover.stat().st_mtime < time.time() - STALE:
-                    leftover.unlink(missing_ok=True)
+        await asyncio.to_thread((self.root / PARTIAL).mkdir, parents=True, exist_ok=True)
+        await self.sweep()
 
-        await asyncio.to_thread(prepare)
+    async def sweep(self) -> None:
+        def remove_stale() -> None:
+            for leftover in (self.root / PARTIAL).iterdir():
+                try:
+                    if leftover.stat().st_mtime < time.time() - STALE:
+                        leftover.unlink(missing_ok=True)
+                except FileNotFoundError:  # another process removed it
+                    pass
+
+        await asyncio.to_thread(remove_stale)
 
     async def close(self) -> None:
         pass

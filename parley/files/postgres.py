@@ -3,7 +3,8 @@ table, `file_parts`, made on first start (`--files postgresql://...`, by default
 
 A write stores its parts under a staging key as they arrive (no transaction held open while a slow client
 uploads) and commit renames them to the real key in one statement, so readers see all of a file or none.
-Staging rows a crash left behind are removed by a later start once they are an hour old.
+Staging rows a crash left behind are removed by the sweep (on start and every few minutes) once they are
+an hour old.
 """
 
 import secrets
@@ -111,6 +112,10 @@ class PostgresFiles(FileStorage):
             # one node at a time (the store's migration lock): nodes starting together do not race to create it
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await conn.run_sync(_meta.create_all)
+        await self.sweep()
+
+    async def sweep(self) -> None:
+        async with self.engine.begin() as conn:
             await conn.execute(delete(file_parts).where(and_(file_parts.c.key.contains(STAGING),
                                                              file_parts.c.created_ms < _now_ms() - STALE_MS)))
 

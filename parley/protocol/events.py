@@ -1,10 +1,11 @@
 """The room log: every durable change to a room is an event with its own seq in one gap-free sequence.
 
-Kinds: `message`, `member` (joined, left, invited, kicked, banned, muted, role changes...), `topic`, and
-the changes to a message: `edit`, `delete`, `reaction` (each names its `target` message). A stored
+Kinds: `message`, `member` (joined, left, invited, kicked, banned, muted, role changes...), `topic`, the
+changes to a message: `edit`, `delete`, `reaction` (each names its `target` message), and `call` (a call
+started, joined, left, declined, ended or missed). A stored
 message row always holds the message as it is now (edited text, deleted, its reactions come from their
 own table), so history and replay show the final state and the change events replayed after it apply
-again with no effect; call records join them later. Each is a server frame struct (protocol/frames.py)
+again with no effect. Each is a server frame struct (protocol/frames.py)
 with `room`, `seq`, `ts` and a class-level `kind`. Join with `since`, history, resume and gap repair
 across nodes handle a `RoomEvent` whatever its kind, so a new kind needs only: its struct, a branch in
 `build`, and its wire form documented in docs/protocol.md.
@@ -19,6 +20,7 @@ import msgspec
 
 from parley.protocol.frames import (
     Attachment,
+    CallEvent,
     DeleteEvent,
     EditEvent,
     MemberEvent,
@@ -28,8 +30,8 @@ from parley.protocol.frames import (
     TopicEvent,
 )
 
-__all__ = ["MENTIONS_KEY", "EventKind", "MemberAction", "RoomEvent", "build", "decode_event", "member_data",
-           "message_data", "target_data"]
+__all__ = ["MENTIONS_KEY", "EventKind", "MemberAction", "RoomEvent", "build", "call_data", "decode_event",
+           "member_data", "message_data", "target_data"]
 
 
 class EventKind(StrEnum):
@@ -39,6 +41,7 @@ class EventKind(StrEnum):
     EDIT = "edit"
     DELETE = "delete"
     REACTION = "reaction"
+    CALL = "call"
 
 
 class MemberAction(StrEnum):
@@ -69,6 +72,13 @@ class _MessageData(msgspec.Struct, omit_defaults=True):
     mentions: list[str] | None = None  # last: the store finds mentions as strings after `"mentions":[`
 
 
+class _CallData(msgspec.Struct, omit_defaults=True):
+    call_id: str
+    action: str
+    media: str | None = None
+    duration_ms: int | None = None
+
+
 class _TargetData(msgspec.Struct, omit_defaults=True):
     target: int
     on: bool = True  # reactions: added (or removed)
@@ -78,6 +88,7 @@ _encode_data = msgspec.json.Encoder().encode
 _decode_member = msgspec.json.Decoder(_MemberData).decode
 _decode_message = msgspec.json.Decoder(_MessageData).decode
 _decode_target = msgspec.json.Decoder(_TargetData).decode
+_decode_call = msgspec.json.Decoder(_CallData).decode
 
 
 MENTIONS_KEY = '"mentions":['  # what precedes the mentioned names in a message's data (they come last)
@@ -98,6 +109,11 @@ def target_data(target: int, on: bool = True) -> str:
     """The `data` column of an edit, delete or reaction event. Deterministic: the store finds a message's
     earlier edits by comparing it."""
     return _encode_data(_TargetData(target=target, on=on)).decode()
+
+
+def call_data(call_id: str, action: str, media: str | None = None, duration_ms: int | None = None) -> str:
+    """The `data` column of a call event."""
+    return _encode_data(_CallData(call_id=call_id, action=action, media=media, duration_ms=duration_ms)).decode()
 
 
 def member_data(user: str, action: MemberAction, role: str | None = None, reason: str | None = None) -> str:
@@ -128,6 +144,10 @@ def build(room: str, seq: int, kind: str, sender: str, text: str, ts: int, clien
     if kind == EventKind.REACTION:
         t = _decode_target(data or "{}")
         return ReactionEvent(room=room, seq=seq, sender=sender, target=t.target, emoji=text, on=t.on, ts=ts)
+    if kind == EventKind.CALL:
+        c = _decode_call(data or "{}")
+        return CallEvent(room=room, seq=seq, sender=sender, call_id=c.call_id, action=c.action, ts=ts, media=c.media,
+                         duration_ms=c.duration_ms)
     raise ValueError(f"unknown room event kind {kind!r}")
 
 

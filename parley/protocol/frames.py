@@ -9,12 +9,16 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 
 from parley.protocol.names import (
+    CALL_ID_PATTERN,
     CLIENT_ID_PATTERN,
     EMOJI_MAX,
     HISTORY_LIMIT_MAX,
+    MAX_CANDIDATES,
     MAX_REASON,
+    MAX_SDP,
     MAX_SEQ,
     MAX_TOPIC,
+    PARTY_ID_PATTERN,
     ROOM_PATTERN,
     SEARCH_OFFSET_MAX,
     SEARCH_PAGE,
@@ -99,6 +103,46 @@ class Search(_Client, tag="search", frozen=True, rename={"sender": "from"}):
     ref: Ref = None
 
 
+CallId = Annotated[str, msgspec.Meta(pattern=CALL_ID_PATTERN)]
+PartyId = Annotated[str, msgspec.Meta(pattern=PARTY_ID_PATTERN)]
+SignalKind = Literal["invite", "answer", "candidates", "select_answer", "negotiate", "reject", "hangup"]
+
+
+class SessionDescription(msgspec.Struct, frozen=True):
+    """WebRTC's RTCSessionDescriptionInit."""
+
+    type: Literal["offer", "answer"]
+    sdp: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SDP)]
+
+
+class Candidate(msgspec.Struct, frozen=True, omit_defaults=True):
+    """WebRTC's RTCIceCandidateInit; an empty `candidate` marks the end of a party's candidates."""
+
+    candidate: Annotated[str, msgspec.Meta(max_length=1024)]
+    sdpMid: Annotated[str, msgspec.Meta(max_length=64)] | None = None  # (WebRTC's names)
+    sdpMLineIndex: Annotated[int, msgspec.Meta(ge=0, le=1024)] | None = None
+    usernameFragment: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+
+
+class Signal(_Client, tag="signal", frozen=True):
+    """Call signalling (docs/protocol.md "Calls"), after Matrix's m.call.* events: `kind` says what it is;
+    the server checks it against the call and the room, records what changes the call, and passes it on
+    to the user `to` (every connection of theirs; `to_party` names the device it is meant for)."""
+
+    room: Room
+    call_id: CallId
+    party_id: PartyId
+    kind: SignalKind
+    to: Username | None = None
+    to_party: PartyId | None = None
+    media: Literal["voice", "video"] | None = None
+    sdp: SessionDescription | None = None
+    candidates: Annotated[list[Candidate], msgspec.Meta(max_length=MAX_CANDIDATES)] | None = None
+    selected_party_id: PartyId | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    ref: Ref = None
+
+
 class History(_Client, tag="history", frozen=True):
     room: Room
     before: Seq | None = None
@@ -137,7 +181,8 @@ class Read(_Client, tag="read", frozen=True):
     ref: Ref = None
 
 
-ClientFrame = Auth | Join | Leave | Send | Edit | Delete | React | History | Search | Typing | Ping | Manage | Read
+ClientFrame = (Auth | Join | Leave | Send | Edit | Delete | React | History | Search | Typing | Ping | Manage | Read
+               | Signal)
 
 
 class _Server(msgspec.Struct, tag_field="type", omit_defaults=True):
@@ -269,7 +314,45 @@ class TopicEvent(_Server, tag="topic", rename={"sender": "from"}):
 
 
 # every kind of event in a room's log (protocol/events.py)
-RoomEvent = Message | MemberEvent | TopicEvent | EditEvent | DeleteEvent | ReactionEvent
+class CallEvent(_Server, tag="call", rename={"sender": "from"}):
+    """A call's record in the room log: `sender` started it, joined, left, or declined it; or it ended
+    (with its duration) or was missed (nobody answered)."""
+
+    kind: ClassVar[str] = "call"
+    room: str
+    seq: int
+    sender: str
+    call_id: str
+    action: str  # started, joined, left, declined, ended, missed
+    ts: int
+    media: str | None = None  # voice or video (started)
+    duration_ms: int | None = None  # ended: from the first answer to the end
+
+
+class Signalled(_Server, tag="signal", rename={"sender": "from"}):
+    """A `signal` passed on to its addressee, with who sent it."""
+
+    room: str
+    call_id: str
+    party_id: str
+    sender: str
+    kind: str
+    to_party: str | None = None
+    media: str | None = None
+    sdp: SessionDescription | None = None
+    candidates: list[Candidate] | None = None
+    selected_party_id: str | None = None
+    reason: str | None = None
+
+
+class SignalDone(_Server, tag="signaled"):
+    """The answer to a `signal` frame that carried a `ref`: checked, recorded and passed on."""
+
+    call_id: str
+    ref: Ref = None
+
+
+RoomEvent = Message | MemberEvent | TopicEvent | EditEvent | DeleteEvent | ReactionEvent | CallEvent
 
 
 class HistoryPage(_Server, tag="history"):

@@ -25,6 +25,7 @@ from parley.protocol.frames import Attachment, MembershipChanged
 from parley.protocol.names import NUL
 from parley.service.access import AccessCache
 from parley.service.accounts import Accounts
+from parley.service.calls import Calls
 from parley.service.files import Files
 from parley.service.limits import JOIN_BURST, JOIN_RATE, TYPING_BURST, TYPING_RATE, UserLimits
 from parley.service.messages import Messages
@@ -59,6 +60,7 @@ class ChatService:
         self.room_limits = UserLimits(settings.new_rooms / 3600, settings.new_rooms)  # rooms a user may create
         self.rooms = Rooms(self, self._store, self._broker)
         self.messages = Messages(self, self._store, self._broker)
+        self.calls = Calls(self, self._store, self._broker)
         self.files = Files(self, self._store, storage_for_url(settings.files, settings.db))
         self._account_watch: asyncio.Task[None] | None = None
         self._healthy_at = float("-inf")
@@ -84,6 +86,7 @@ class ChatService:
         if self._account_watch is not None:
             self._account_watch.cancel()
             self._account_watch = None
+        self.calls.stop()
         await self._committer.stop()
         await self.files.stop()
         await self._broker.close()

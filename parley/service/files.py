@@ -20,6 +20,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from parley.files import FileStorage
@@ -42,6 +43,9 @@ SWEEP_EVERY = 600.0  # seconds between sweeps of abandoned and deleted files
 THUMB_TIMEOUT = 10.0  # seconds a thumbnail may take before the image is kept as a plain file
 MAX_DURATION_MS = 3600 * 1000  # a voice message is at most an hour long
 MAX_UPLOADS = 4  # uploads one user may have under way at once, per node
+MAX_UPLOAD_SECONDS = 30 * 60  # an upload still arriving after this long is refused (well inside ABANDONED_MS)
+RECORD_EVERY = 4 * 1024 * 1024  # bytes between updates of an upload's size in the store (for the quota)
+THUMBS_AT_ONCE = 2  # images decoded at once per node
 THUMB = ".thumb"
 
 
@@ -71,7 +75,10 @@ class Files:
         self._service = service
         self._store = store
         self.storage = storage
-        self._uploading: Counter[str] = Counter()
+        self._uploading: Counter[str] = Counter()  # uploads under way per user on this node
+        self._arriving: Counter[str] = Counter()  # bytes they have received so far
+        self._thumbs = asyncio.Semaphore(THUMBS_AT_ONCE)
+        self._thumb_pool = ThreadPoolExecutor(THUMBS_AT_ONCE, thread_name_prefix="parley-thumb")
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -83,6 +90,7 @@ class Files:
             self._sweeper.cancel()
             self._sweeper = None
         await self.storage.close()
+        self._thumb_pool.shutdown(wait=False, cancel_futures=True)
 
     # uploading --------------------------------------------------------------------------------------
 
@@ -95,8 +103,12 @@ class Files:
             service.check_text(text)
         if voice and (duration_ms is None or not 0 < duration_ms <= MAX_DURATION_MS):
             raise Refused(ErrorCode.BAD_REQUEST, f"a voice message needs duration_ms from 1 to {MAX_DURATION_MS}")
-        await service.ready_to_post(user, room)
-        await service.authorize(user, room, Action.SEND)
+        # Refused now, before a byte is taken, unless a post would join (or create) a public room: that join
+        # happens only once the file is in, so a refused upload leaves no membership behind.
+        record, standing = await service.access.load(room, user)
+        if record is not None and not (record.visibility == "public" and (standing is None
+                                                                           or standing.state != "member")):
+            await service.authorize(user, room, Action.SEND)
         limit = await self._room_left(user)
         if self._uploading[user] >= MAX_UPLOADS:
             raise Refused(ErrorCode.RATE_LIMITED, f"at most {MAX_UPLOADS} uploads at once; wait for one to finish")
@@ -110,6 +122,8 @@ class Files:
                 del self._uploading[user]
         try:
             saved = await service.post_wait(user, room, text, client_id, reply_to, attachment)
+        except asyncio.CancelledError:
+            raise  # the message may be stored all the same: the sweep finds it by client_id, or removes the file
         except BaseException:
             service.spawn(self.discard(attachment.id))
             raise
@@ -125,7 +139,7 @@ class Files:
         if not settings.upload_quota:
             return settings.max_upload
         used = await self._store.uploaded_since(user, _now_ms() - QUOTA_WINDOW_MS)
-        left = settings.upload_quota - used
+        left = settings.upload_quota - used - self._arriving[user]  # (uploads under way on this node too)
         if left <= 0:
             raise Refused(ErrorCode.RATE_LIMITED, f"upload quota of {settings.upload_quota:,} bytes a day is "
                                                   "used up; try again later")
@@ -137,16 +151,24 @@ class Files:
         await self._store.add_file(FileRecord(id=file_id, room=room, uploader=user, client_id=client_id, size=0,
                                               created_ms=_now_ms()))
         writer = self.storage.writer(file_key(file_id))
-        size = 0
+        size = recorded = 0
         head = bytearray()
         whole: bytearray | None = bytearray()  # kept while it may be an image to thumbnail
         thumbed = False
+        deadline = time.monotonic() + MAX_UPLOAD_SECONDS
         try:
             async for chunk in chunks:
                 size += len(chunk)
+                self._arriving[user] += len(chunk)
                 if size > limit:
                     settings = self._service.settings
                     raise TooLarge(limit, quota=limit < settings.max_upload)
+                if time.monotonic() > deadline:
+                    raise Refused(ErrorCode.BAD_REQUEST, f"an upload may take at most {MAX_UPLOAD_SECONDS // 60} "
+                                                         "minutes")
+                if size - recorded >= RECORD_EVERY:  # other nodes count it against the quota too
+                    await self._store.file_growing(file_id, size)
+                    recorded = size
                 if len(head) < HEAD:
                     head += chunk[:HEAD - len(head)]
                     if len(head) >= HEAD and media_type(bytes(head)) not in IMAGES:
@@ -159,9 +181,14 @@ class Files:
             attachment = await self._describe(file_id, name, bytes(head), size, whole, voice, duration_ms)
             thumbed = attachment.thumb
             await writer.commit()
+            await self._store.file_growing(file_id, size)
         except BaseException:
             self._service.spawn(self._undo(writer.abort(), file_id, thumbed))
             raise
+        finally:
+            self._arriving[user] -= size
+            if self._arriving[user] <= 0:
+                del self._arriving[user]
         return attachment
 
     async def _undo(self, abort: object, file_id: str, thumbed: bool) -> None:
@@ -169,7 +196,7 @@ class Files:
             await abort  # type: ignore[misc]
             if thumbed:
                 await self.storage.delete(file_key(file_id, thumb=True))
-            await self._store.drop_files([file_id])
+            await self._store.forget_files([file_id], _now_ms())
         except Exception as exc:  # the sweep removes it later
             log.warning("cannot remove the unfinished upload %s now: %s", file_id, exc)
 
@@ -183,10 +210,7 @@ class Files:
                                                      "or WAV)")
             return Attachment(id=file_id, name=name, type=audio, size=size, kind="voice", duration_ms=duration_ms)
         if mime in IMAGES and whole is not None:
-            try:
-                described = await asyncio.wait_for(asyncio.to_thread(thumbnail, bytes(whole)), THUMB_TIMEOUT)
-            except TimeoutError:
-                described = None
+            described = await self._thumbnail(whole)
             if described is not None:
                 width, height, thumb = described
                 if thumb is not None:
@@ -195,6 +219,17 @@ class Files:
                                   height=height, thumb=thumb is not None)
             mime = "application/octet-stream"  # says it is an image, but is not one Pillow can read
         return Attachment(id=file_id, name=name, type=mime, size=size, kind="file")
+
+    async def _thumbnail(self, data: bytearray) -> tuple[int, int, bytes | None] | None:
+        """Pillow's work, one or two images at a time per node in threads of its own (decoding a large image
+        takes hundreds of megabytes and a second of CPU); None if it does not finish in THUMB_TIMEOUT."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(THUMB_TIMEOUT):
+                async with self._thumbs:
+                    return await loop.run_in_executor(self._thumb_pool, thumbnail, data)
+        except TimeoutError:
+            return None
 
     # downloading ------------------------------------------------------------------------------------
 
@@ -224,7 +259,7 @@ class Files:
         try:
             await self.storage.delete(file_key(file_id, thumb=True))
             await self.storage.delete(file_key(file_id))
-            await self._store.drop_files([file_id])
+            await self._store.forget_files([file_id], _now_ms())
         except Exception as exc:  # the sweep removes it later
             log.warning("cannot remove file %s now: %s", file_id, exc)
 
@@ -234,11 +269,14 @@ class Files:
 
     async def sweep(self) -> int:
         """Remove abandoned uploads and the files of deleted messages and rooms; how many went."""
-        ids = await self._store.abandoned_files(_now_ms() - ABANDONED_MS)
+        now = _now_ms()
+        ids = await self._store.abandoned_files(now - ABANDONED_MS)
         for file_id in ids:
             await self.storage.delete(file_key(file_id, thumb=True))
             await self.storage.delete(file_key(file_id))
-        await self._store.drop_files(ids)
+        await self._store.forget_files(ids, now)
+        await self._store.purge_files(now - QUOTA_WINDOW_MS)
+        await self.storage.sweep()
         return len(ids)
 
     async def _sweep_often(self) -> None:

@@ -26,6 +26,7 @@ class Action(StrEnum):
     UNSEND = "unsend"  # delete one's own message
     REDACT = "redact"  # delete someone else's message
     TYPE = "type"  # send typing notifications
+    CALL = "call"  # place, answer or signal a voice or video call
     INVITE = "invite"
     KICK = "kick"
     BAN = "ban"
@@ -83,7 +84,7 @@ def decide(action: Action, room: RoomRecord | None, name: str, me: Standing | No
         if member or admin:
             return
         raise Refused(ErrorCode.FORBIDDEN, f"join room {name!r} first")
-    if action in (Action.SEND, Action.TYPE, Action.EDIT, Action.REACT):
+    if action in (Action.SEND, Action.TYPE, Action.EDIT, Action.REACT, Action.CALL):
         if not member:
             raise Refused(ErrorCode.FORBIDDEN, f"join room {name!r} first")
         if me is not None and me.muted:

@@ -37,6 +37,8 @@ from parley.protocol.frames import (
     Results,
     Search,
     Send,
+    Signal,
+    SignalDone,
     Typing,
 )
 from parley.protocol.names import HISTORY_LIMIT_MAX
@@ -207,6 +209,21 @@ async def _search(session: Session, frame: Search) -> None:
         return
     following = frame.offset + frame.limit if len(found) == frame.limit else None
     session.send(Results(results=found, next=following, ref=frame.ref))
+
+
+@handles(Signal)
+def signal(session: Session, frame: Signal) -> None:
+    session.spawn(_signal(session, frame))
+
+
+async def _signal(session: Session, frame: Signal) -> None:
+    try:
+        await session.service.calls.signal(session.user, frame)
+    except Exception as exc:
+        _failed(session, exc, "cannot signal the call now", frame.ref)
+        return
+    if frame.ref is not None:
+        session.send(SignalDone(call_id=frame.call_id, ref=frame.ref))
 
 
 @handles(Manage)

@@ -3,6 +3,7 @@
 from parley.store.base import (
     Amend,
     BadInvite,
+    CallRecord,
     ChangeConflict,
     FileRecord,
     Invite,
@@ -37,6 +38,6 @@ def store_for_url(url: str) -> Store:
     raise ValueError(f"unsupported --db URL {url!r}: use sqlite:///path.db or postgresql://user@host/db")
 
 
-__all__ = ["Amend", "BadInvite", "ChangeConflict", "FileRecord", "Invite", "MyRoom", "NewEvent", "RoomChange",
-           "RoomExists", "RoomInfo", "RoomRecord", "Saved", "Standing", "Store", "StoreError", "StoreRejected",
-           "StoreUnavailable", "User", "UserExists", "store_for_url"]
+__all__ = ["Amend", "BadInvite", "CallRecord", "ChangeConflict", "FileRecord", "Invite", "MyRoom", "NewEvent",
+           "RoomChange", "RoomExists", "RoomInfo", "RoomRecord", "Saved", "Standing", "Store", "StoreError",
+           "StoreRejected", "StoreUnavailable", "User", "UserExists", "store_for_url"]

@@ -129,6 +129,20 @@ class FileRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRecord:
+    """A voice or video call in a room, and who is in it: user -> invited, joined, left or declined."""
+
+    id: str
+    room: str
+    media: str
+    started_by: str
+    started_ms: int
+    answered_ms: int | None = None
+    ended_ms: int | None = None
+    parties: "dict[str, str] | None" = None
+
+
+@dataclass(frozen=True, slots=True)
 class Invite:
     code: str
     created_by: str
@@ -283,18 +297,50 @@ class Store(ABC):
         """The upload finished with `size` bytes and its message was stored as `seq`."""
 
     @abstractmethod
-    async def drop_files(self, ids: list[str]) -> None:
-        """Forget these files (their bytes are gone)."""
+    async def file_growing(self, file_id: str, size: int) -> None:
+        """An upload under way has received `size` bytes so far (they count against the quota)."""
+
+    @abstractmethod
+    async def forget_files(self, ids: list[str], now_ms: int) -> None:
+        """Their bytes are gone: an unfinished upload's row goes; a finished file's row is marked removed
+        (and still counts against its uploader's quota until `purge_files`)."""
+
+    @abstractmethod
+    async def purge_files(self, removed_before_ms: int) -> None:
+        """Drop the rows of files removed before then."""
 
     @abstractmethod
     async def uploaded_since(self, user: str, since_ms: int) -> int:
-        """Bytes `user` uploaded since `since_ms` (finished or not)."""
+        """Bytes `user` uploaded since `since_ms`: finished, under way and removed since."""
 
     @abstractmethod
     async def abandoned_files(self, before_ms: int) -> list[str]:
         """Files whose bytes should go: uploads started before `before_ms` that never got their message (one
         whose message was stored after all is completed instead), and files whose message was deleted or
-        whose room was."""
+        whose room was (files already removed are not listed again)."""
+
+    # calls ----------------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_call(self, call: CallRecord) -> bool:
+        """Store a new call with its starter joined; False if that id is taken."""
+
+    @abstractmethod
+    async def call(self, call_id: str) -> CallRecord | None:
+        """The call with its parties."""
+
+    @abstractmethod
+    async def move_call_party(self, call_id: str, user: str, state: str, sources: tuple[str | None, ...]) -> bool:
+        """Set `user`'s state in the call to `state` if it is one of `sources` now (None: not in the call), in
+        one step (concurrent moves of one party do not both happen); whether it moved."""
+
+    @abstractmethod
+    async def answer_call(self, call_id: str, now_ms: int) -> bool:
+        """Record the first answer; False if it was answered before."""
+
+    @abstractmethod
+    async def end_call(self, call_id: str, now_ms: int) -> bool:
+        """Record the end; False if it had ended already (another node, another party)."""
 
     @abstractmethod
     async def set_read(self, room: str, user: str, seq: int) -> None:

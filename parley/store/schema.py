@@ -108,7 +108,9 @@ reactions = Table(
 
 # Files sent with messages: who uploaded what, where it belongs, and whether its message was stored. The bytes
 # live in the file storage (parley/files), under `id` (and `id.thumb`). `seq` is NULL while the upload is
-# under way; rows left so are swept with their bytes (service/files.py).
+# under way (its `size` counts what has arrived); rows left so are swept with their bytes (service/files.py).
+# A deleted file keeps its row, marked `removed_ms`, for a day: what a user uploaded counts against the
+# daily quota even if they delete it.
 files = Table(
     "files",
     metadata,
@@ -119,8 +121,32 @@ files = Table(
     Column("size", BigInteger, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("seq", BigInteger, nullable=True),
+    Column("removed_ms", BigInteger, nullable=True),  # bytes deleted; the row stays a day for the quota
     Index("files_by_uploader", "uploader", "created_ms"),
     Index("files_by_message", "room", "seq"),
+)
+
+# Calls: one row each (its record in the room log is `call` events), and who is in it: invited (ringing),
+# joined, left or declined.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("room", String(64), nullable=False),
+    Column("media", String(8), nullable=False),  # voice, video
+    Column("started_by", String(32), nullable=False),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("answered_ms", BigInteger, nullable=True),
+    Column("ended_ms", BigInteger, nullable=True),
+)
+
+call_parties = Table(
+    "call_parties",
+    metadata,
+    Column("call_id", String(64), nullable=False),
+    Column("username", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    PrimaryKeyConstraint("call_id", "username"),
 )
 
 # The one list of event columns, in the order every backend selects and inserts them (the arguments of
@@ -231,9 +257,29 @@ def _v5(conn: Connection) -> None:
           Column("size", BigInteger, nullable=False),
           Column("created_ms", BigInteger, nullable=False),
           Column("seq", BigInteger, nullable=True),
+          Column("removed_ms", BigInteger, nullable=True),
           Index("files_by_uploader", "uploader", "created_ms"),
           Index("files_by_message", "room", "seq"))
     v5.create_all(conn)
+
+
+def _v6(conn: Connection) -> None:
+    """Voice and video calls: a row per call and who is in it (their record in the log is `call` events)."""
+    v6 = MetaData()
+    Table("calls", v6,
+          Column("id", String(64), primary_key=True),
+          Column("room", String(64), nullable=False),
+          Column("media", String(8), nullable=False),
+          Column("started_by", String(32), nullable=False),
+          Column("started_ms", BigInteger, nullable=False),
+          Column("answered_ms", BigInteger, nullable=True),
+          Column("ended_ms", BigInteger, nullable=True))
+    Table("call_parties", v6,
+          Column("call_id", String(64), nullable=False),
+          Column("username", String(32), nullable=False),
+          Column("state", String(16), nullable=False),
+          PrimaryKeyConstraint("call_id", "username"))
+    v6.create_all(conn)
 
 
 PG_SEARCH_TEXT = "to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
@@ -261,5 +307,5 @@ SEARCH_INDEX = {
 }
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)

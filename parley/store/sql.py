@@ -20,6 +20,7 @@ from parley.protocol.names import MAX_REACTIONS, ROOM_MENTION
 from parley.store.base import (
     Amend,
     BadInvite,
+    CallRecord,
     ChangeConflict,
     FileRecord,
     Invite,
@@ -42,6 +43,8 @@ from parley.store.schema import (
     EVENT_COLUMNS,
     LATEST,
     MIGRATIONS,
+    call_parties,
+    calls,
     events,
     files,
     invites,
@@ -331,17 +334,29 @@ class SqlStore(Store):
         async with self._begin() as conn:
             row = (await conn.execute(select(f.c.id, f.c.room, f.c.uploader, f.c.client_id, f.c.size,
                                              f.c.created_ms, func.coalesce(f.c.seq, e.c.seq))
-                                      .outerjoin(e, message).where(f.c.id == file_id))).first()
+                                      .outerjoin(e, message).where(and_(f.c.id == file_id,
+                                                                        f.c.removed_ms.is_(None))))).first()
         return FileRecord(*row) if row else None
 
     async def file_stored(self, file_id: str, size: int, seq: int) -> None:
         async with self._begin() as conn:
             await conn.execute(update(files).where(files.c.id == file_id).values(size=size, seq=seq))
 
-    async def drop_files(self, ids: list[str]) -> None:
+    async def file_growing(self, file_id: str, size: int) -> None:
+        async with self._begin() as conn:
+            under_way = and_(files.c.id == file_id, files.c.seq.is_(None))
+            await conn.execute(update(files).where(under_way).values(size=size))
+
+    async def forget_files(self, ids: list[str], now_ms: int) -> None:
         if ids:
             async with self._begin() as conn:
-                await conn.execute(delete(files).where(files.c.id.in_(ids)))
+                await conn.execute(delete(files).where(and_(files.c.id.in_(ids), files.c.seq.is_(None))))
+                await conn.execute(update(files).where(and_(files.c.id.in_(ids), files.c.seq.is_not(None)))
+                                   .values(removed_ms=now_ms))
+
+    async def purge_files(self, removed_before_ms: int) -> None:
+        async with self._begin() as conn:
+            await conn.execute(delete(files).where(files.c.removed_ms < removed_before_ms))
 
     async def uploaded_since(self, user: str, since_ms: int) -> int:
         async with self._begin() as conn:
@@ -360,10 +375,59 @@ class SqlStore(Store):
                 await conn.execute(update(f).where(f.c.id == file_id).values(seq=seq))
             live = select(e.c.seq).where(and_(e.c.room == f.c.room, e.c.seq == f.c.seq, e.c.kind == EventKind.MESSAGE,
                                               or_(e.c.data.is_(None), ~e.c.data.like('%"deleted":true%'))))
-            rows = await conn.execute(select(f.c.id).where(or_(
+            rows = await conn.execute(select(f.c.id).where(and_(f.c.removed_ms.is_(None), or_(
                 and_(f.c.seq.is_(None), f.c.created_ms < before_ms),
-                and_(f.c.seq.is_not(None), ~live.exists()))))
+                and_(f.c.seq.is_not(None), ~live.exists())))))
             return [r[0] for r in rows]
+
+    async def create_call(self, call: CallRecord) -> bool:
+        try:
+            async with self._begin() as conn:
+                await conn.execute(insert(calls).values(id=call.id, room=call.room, media=call.media,
+                                                        started_by=call.started_by, started_ms=call.started_ms))
+                await conn.execute(insert(call_parties).values(call_id=call.id, username=call.started_by,
+                                                               state="joined"))
+        except IntegrityError:
+            return False
+        return True
+
+    async def call(self, call_id: str) -> CallRecord | None:
+        async with self._begin() as conn:
+            row = (await conn.execute(select(calls.c.id, calls.c.room, calls.c.media, calls.c.started_by,
+                                             calls.c.started_ms, calls.c.answered_ms, calls.c.ended_ms)
+                                      .where(calls.c.id == call_id))).first()
+            if row is None:
+                return None
+            parties = dict((await conn.execute(select(call_parties.c.username, call_parties.c.state)
+                                               .where(call_parties.c.call_id == call_id))).all())
+        return CallRecord(*row, parties=parties)
+
+    async def move_call_party(self, call_id: str, user: str, state: str, sources: tuple[str | None, ...]) -> bool:
+        mine = and_(call_parties.c.call_id == call_id, call_parties.c.username == user)
+        states = [s for s in sources if s is not None]
+        async with self._begin() as conn:
+            if None in sources:
+                added = await conn.execute(self._insert_ignore(call_parties).values(call_id=call_id, username=user,
+                                                                                    state=state))
+                if added.rowcount:
+                    return True
+            if not states:
+                return False
+            moved = await conn.execute(update(call_parties).where(and_(mine, call_parties.c.state.in_(states)))
+                                       .values(state=state))
+            return bool(moved.rowcount)
+
+    async def answer_call(self, call_id: str, now_ms: int) -> bool:
+        async with self._begin() as conn:
+            done = await conn.execute(update(calls).where(and_(calls.c.id == call_id, calls.c.answered_ms.is_(None)))
+                                      .values(answered_ms=now_ms))
+            return bool(done.rowcount)
+
+    async def end_call(self, call_id: str, now_ms: int) -> bool:
+        async with self._begin() as conn:
+            done = await conn.execute(update(calls).where(and_(calls.c.id == call_id, calls.c.ended_ms.is_(None)))
+                                      .values(ended_ms=now_ms))
+            return bool(done.rowcount)
 
     async def set_notify(self, room: str, user: str, level: str) -> bool:
         async with self._begin() as conn:

@@ -44,9 +44,10 @@ MAX_CLIENTS = 10  # polling clients (ids) one user may have on one node
 EVENT_TYPES = frozenset(t.__struct_config__.tag for t in get_args(RoomEvent))  # frames with a seq in the room log
 # Frames that answer a waiting poll at once; the others (presence, typing) wait GATHER seconds for company, so
 # a burst of presence changes (many pollers connecting) costs one answer per poller, not one per change.
-URGENT = EVENT_TYPES | {"joined", "removed", "membership", "error", "read"}
+URGENT = EVENT_TYPES | {"joined", "removed", "membership", "error", "read", "signal"}
 GATHER = 0.2
-ANY_ROOM = frozenset({"removed", "membership", "read"})  # frames that still matter when their room is not followed
+# frames that still matter when their room is not followed (a call rings wherever the callee is)
+ANY_ROOM = frozenset({"removed", "membership", "read", "signal"})
 LEFT = Disconnect(1000, "client left", reconnect=False)
 
 Cursors = Mapping[str, int | None]  # room -> last seq the client has (None: from now on)

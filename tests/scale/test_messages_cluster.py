@@ -1,15 +1,17 @@
 """Message changes across nodes: an edit, a reaction, a delete and a read marker made through node A reach
 the clients on node B once each, in seq order with the messages, and B's history shows the final state. A
-file uploaded through one node is served by the other (kept in PostgreSQL: no shared disk)."""
+file uploaded through one node is served by the other (kept in PostgreSQL: no shared disk), and a call placed
+through one node rings and is answered through the other."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
 from tests.scale.conftest import MakeNode
-from tests.support import Client, download, http, register, rest_messages, unique, upload
+from tests.support import Client, download, http, register, rest_events, rest_messages, unique, upload
 
 pytestmark = pytest.mark.services
 
@@ -55,4 +57,22 @@ async def test_changes_made_on_one_node_reach_the_other_once(make_node: MakeNode
     assert (status, body) == (200, data)
     assert http("DELETE", f"{b.http}/api/rooms/{room}/messages/{sent['seq']}", token=alice[1])[0] == 200
     assert (await asyncio.to_thread(download, a, bob[1], path))[0] == 404
+
+    # a call placed through A rings bob on B; his answer reaches alice on A; the record is in the log
+    status, body = http("POST", f"{a.http}/api/dms", {"users": [bob[0]]}, token=alice[1])
+    assert status in (200, 201), body
+    dm, cid = body["name"], uuid.uuid4().hex
+    offer, answer = {"type": "offer", "sdp": "v=0\r\n"}, {"type": "answer", "sdp": "v=0\r\n"}
+    await on_a.send({"type": "signal", "room": dm, "call_id": cid, "party_id": "a", "kind": "invite",
+                     "media": "video", "sdp": offer})
+    ring = await on_b.next_where(lambda f: f.get("type") == "signal" and f.get("kind") == "invite")
+    assert (ring["from"], ring["call_id"]) == (alice[0], cid)
+    await on_b.send({"type": "signal", "room": dm, "call_id": cid, "party_id": "b", "kind": "answer",
+                     "to": alice[0], "sdp": answer})
+    answered = await on_a.next_where(lambda f: f.get("type") == "signal" and f.get("kind") == "answer")
+    assert answered["from"] == bob[0]
+    await on_a.send({"type": "signal", "room": dm, "call_id": cid, "party_id": "a", "kind": "hangup"})
+    await on_b.next_where(lambda f: f.get("type") == "signal" and f.get("kind") == "hangup")
+    log = [(e["from"], e["action"]) for e in rest_events(b, bob[1], dm) if e.get("type") == "call"]
+    assert log == [(alice[0], "started"), (bob[0], "joined"), (alice[0], "ended")]
     await asyncio.gather(on_a.close(), on_b.close(), alice_on_b.close())

@@ -19,6 +19,7 @@ from parley.protocol.events import RoomEvent, build
 from parley.protocol.frames import Message
 from parley.store import (
     BadInvite,
+    CallRecord,
     ChangeConflict,
     FileRecord,
     Invite,
@@ -126,6 +127,7 @@ class FakeStore(Store):
         self.calls: Counter[str] = Counter()
         self.batches: list[list[NewEvent]] = []
         self.files: dict[str, FileRecord] = {}
+        self.call_records: dict[str, CallRecord] = {}
         self._clock = 1_700_000_000_000
 
     # hooks -------------------------------------------------------------------------------------------
@@ -370,15 +372,52 @@ class FakeStore(Store):
     async def file_stored(self, file_id: str, size: int, seq: int) -> None:
         self.files[file_id] = dataclasses.replace(self.files[file_id], size=size, seq=seq)
 
-    async def drop_files(self, ids: list[str]) -> None:
+    async def file_growing(self, file_id: str, size: int) -> None:
+        self.files[file_id] = dataclasses.replace(self.files[file_id], size=size)
+
+    async def forget_files(self, ids: list[str], now_ms: int) -> None:
         for file_id in ids:
             self.files.pop(file_id, None)
+
+    async def purge_files(self, removed_before_ms: int) -> None:
+        pass
 
     async def uploaded_since(self, user: str, since_ms: int) -> int:
         return sum(f.size for f in self.files.values() if f.uploader == user and f.created_ms >= since_ms)
 
     async def abandoned_files(self, before_ms: int) -> list[str]:
         return [f.id for f in self.files.values() if f.seq is None and f.created_ms < before_ms]
+
+    # calls: kept as the interface promises (the engine tests place none)
+    async def create_call(self, call: CallRecord) -> bool:
+        if call.id in self.call_records:
+            return False
+        self.call_records[call.id] = dataclasses.replace(call, parties={call.started_by: "joined"})
+        return True
+
+    async def call(self, call_id: str) -> CallRecord | None:
+        call = self.call_records.get(call_id)
+        return dataclasses.replace(call, parties=dict(call.parties or {})) if call else None
+
+    async def move_call_party(self, call_id: str, user: str, state: str, sources: tuple[str | None, ...]) -> bool:
+        parties = self.call_records[call_id].parties
+        assert parties is not None
+        if parties.get(user) not in sources:
+            return False
+        parties[user] = state
+        return True
+
+    async def answer_call(self, call_id: str, now_ms: int) -> bool:
+        if self.call_records[call_id].answered_ms is not None:
+            return False
+        self.call_records[call_id] = dataclasses.replace(self.call_records[call_id], answered_ms=now_ms)
+        return True
+
+    async def end_call(self, call_id: str, now_ms: int) -> bool:
+        if self.call_records[call_id].ended_ms is not None:
+            return False
+        self.call_records[call_id] = dataclasses.replace(self.call_records[call_id], ended_ms=now_ms)
+        return True
 
     async def set_notify(self, room: str, user: str, level: str) -> bool:
         await self._enter("set_notify")

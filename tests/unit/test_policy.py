@@ -22,7 +22,7 @@ ACTORS: dict[str, tuple[Standing | None, bool]] = {
 }
 MOD = [Action.INVITE, Action.KICK, Action.BAN, Action.UNBAN, Action.MUTE, Action.UNMUTE, Action.TOPIC, Action.REDACT]
 OWN = [Action.ROLE, Action.DELETE]
-WRITE = (Action.SEND, Action.TYPE, Action.EDIT, Action.REACT)
+WRITE = (Action.SEND, Action.TYPE, Action.EDIT, Action.REACT, Action.CALL)
 ACTIONS = [Action.LIST, Action.JOIN, Action.READ, *WRITE, Action.UNSEND, *MOD, *OWN, Action.LEAVE]
 assert set(ACTIONS) == set(Action), "every action is in the table"
 
