@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ChatServer
 from tests.browser.test_message_actions_web import edit, message
-from tests.browser.test_web_client import connection, expect_once, join, log, send, sign_up
+from tests.browser.test_web_client import connection, expect_once, expect_only_link, join, log, send, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -73,12 +73,7 @@ def test_formatting_renders_and_html_stays_text(chat_server, new_page):
     expect(first.locator("strong")).to_have_text("Ship")
     expect(first.locator("em")).to_have_text(["today", "tomorrow"])
     assert first.locator("code").evaluate("e => e.textContent") == "make  *all*"  # spaces and stars kept
-    link = log(page).get_by_role("link")
-    expect(link).to_have_count(1)
-    expect(link).to_have_text("https://example.com/a_b_c")
-    expect(link).to_have_attribute("href", "https://example.com/a_b_c")
-    expect(link).to_have_attribute("target", "_blank")
-    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect_only_link(page, "https://example.com/a_b_c")
 
     block = message(page, "Patch:").locator("pre.code-block")
     assert block.evaluate("e => e.textContent") == "def f():\n    return '<b>'"  # indentation and lines kept

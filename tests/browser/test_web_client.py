@@ -70,6 +70,16 @@ def expect_once(page: Page, text: str) -> None:
     expect(log(page).get_by_text(text, exact=True)).to_have_count(1)
 
 
+def expect_only_link(page: Page, url: str) -> None:
+    """The log holds one link, to `url`, showing it, opening a new tab with no access back to the page."""
+    link = log(page).get_by_role("link")
+    expect(link).to_have_count(1)
+    expect(link).to_have_text(url)
+    expect(link).to_have_attribute("href", url)
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(link).to_have_attribute("target", "_blank")
+
+
 def texts(page: Page) -> list[str]:
     """The message texts in the open room, top to bottom."""
     return log(page).locator(".msg-text").all_inner_texts()
@@ -215,12 +225,7 @@ def test_text_is_never_html(chat_server, new_page):
     for page in (alice, bob):
         expect_once(page, XSS)
         expect(log(page).locator("img")).to_have_count(0)
-        link = log(page).get_by_role("link")
-        expect(link).to_have_count(1)
-        expect(link).to_have_text("https://example.com/a_(b)?q=1")
-        expect(link).to_have_attribute("href", "https://example.com/a_(b)?q=1")
-        expect(link).to_have_attribute("rel", "noopener noreferrer")
-        expect(link).to_have_attribute("target", "_blank")
+        expect_only_link(page, "https://example.com/a_(b)?q=1")
     # A later message proves everything before it has been rendered: still no dialog.
     send(bob, "all clear")
     expect_once(alice, "all clear")
