@@ -4,6 +4,8 @@
 // When the token is replaced (password changed: the server closes the old sockets with 4401) it
 // reconnects with the new one instead of giving up.
 
+import { replacingToken } from "./tokenhold.js";
+
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
 const OPEN_TIMEOUT_MS = 10_000; // socket open + "ready" must happen within this, or we retry
@@ -123,21 +125,8 @@ export class Connection {
    * server may close this socket with 4401 before the new token arrives. Afterwards, a refused
    * connection reconnects if the token changed and gives up if not.
    */
-  async replacingToken(change) {
-    const before = this.token;
-    this.holds += 1;
-    try {
-      return await change();
-    } finally {
-      this.holds -= 1;
-      if (this.holds === 0 && this.refusedWhileHeld) {
-        this.refusedWhileHeld = false;
-        if (this.stopped) {
-          // signed out meanwhile: nothing to reconnect
-        } else if (this.token !== before) this.restart();
-        else this._refused();
-      }
-    }
+  replacingToken(change) {
+    return replacingToken(this, change);
   }
 
   /** Drop the current socket (if any) and connect again now, e.g. with a new token. */

@@ -7,6 +7,7 @@
 // the page hears "reconnecting", and after the backoff a fresh "ready" makes it rejoin with `since`.
 
 import { backoffDelay, OFFLINE_AFTER } from "./connection.js";
+import { replacingToken } from "./tokenhold.js";
 
 const POLL_TIMEOUT_S = 25; // how long the server may hold a poll with nothing to say
 const POLL_GRACE_MS = 15_000; // a poll unanswered this long after its timeout: the server or the path is gone
@@ -249,21 +250,8 @@ export class PollConnection {
   }
 
   /** As Connection.replacingToken: refusals during `change` wait for its outcome. */
-  async replacingToken(change) {
-    const before = this.token;
-    this.holds += 1;
-    try {
-      return await change();
-    } finally {
-      this.holds -= 1;
-      if (this.holds === 0 && this.refusedWhileHeld) {
-        this.refusedWhileHeld = false;
-        if (this.stopped) {
-          // signed out meanwhile: nothing to reconnect
-        } else if (this.token !== before) this.restart();
-        else this._refused();
-      }
-    }
+  replacingToken(change) {
+    return replacingToken(this, change);
   }
 
   /** Drop the conversation (if any) and start a new one now, e.g. with a new token. */
