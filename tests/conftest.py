@@ -65,13 +65,17 @@ def shared_db_url(store_kind: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def shared_server(shared_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def shared_server(shared_db_url: str, tmp_path_factory: pytest.TempPathFactory,
+                  request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """One default server for a whole test module, for tests that only add their own users and rooms.
 
     Starting a server costs about a second, so tests that need no special flags, no restart and no
     fresh database share this one; they must use unique user and room names (`unique()`).
+    A module may set SHARED_SERVER_FLAGS (e.g. ("--rate", "0") where it seeds hundreds of messages, which
+    the default rate limit of 20/s per user would otherwise stretch over many seconds).
     """
-    srv = ServerProcess(shared_db_url, log=tmp_path_factory.mktemp("shared-log") / "server.log")
+    flags = getattr(request.module, "SHARED_SERVER_FLAGS", ())
+    srv = ServerProcess(shared_db_url, *flags, log=tmp_path_factory.mktemp("shared-log") / "server.log")
     srv.start()
     yield srv
     srv.stop()

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -127,6 +129,7 @@ def test_poll_bench_duration_mode(make_server) -> None:
     assert report["poll"]["verify"]["lost"] == report["poll"]["verify"]["duplicates"] == 0
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=True)  # about idle pollers, not the store
 def test_poll_bench_idle_holds_clients_and_reads_the_server_memory(make_server) -> None:
     srv = make_server()
     clients = 30

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import aiohttp
+import pytest
 
 from tests.support import (
     PASSWORD,
@@ -115,6 +116,7 @@ async def _closed_within(reader: asyncio.StreamReader, writer: asyncio.StreamWri
     return False
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=True)  # about sockets, not the store
 async def test_slow_heads_and_bodies_are_cut_off(make_server):
     server = make_server("--request-timeout", "1")
     # a head of any method, dripped

@@ -7,6 +7,10 @@ import pytest
 
 from tests.support import Client, fill_room, in_room, kinds, rest_events, unique
 
+# The module's shared server has no message rate limit: the 130 messages below (more than the cap of 100) then
+# go in within a second, where the default 20/s per user took over 13 s per store. Rate limits: tests/test_limits.py.
+SHARED_SERVER_FLAGS = ("--rate", "0")
+
 CAP = 100
 MEMBER_EVENTS = 2  # seq 1: users[0] created the room; seq 2: users[1] joined it
 LAST = MEMBER_EVENTS + 130  # the seq of m130, the room's last event
@@ -15,7 +19,7 @@ LAST = MEMBER_EVENTS + 130  # the seq of m130, the room's last event
 @pytest.fixture(scope="module")
 def room_of_130(shared_server, users):
     """A room whose log is its creation (seq 1), users[1] joining (seq 2), then 130 messages m1..m130 (seqs 3..132,
-    in sending order but for retries of rate-limited ones), shared by the read-only tests below."""
+    in sending order), shared by the read-only tests below."""
     room = unique("hist")
 
     async def make():

@@ -74,6 +74,14 @@ class ChatServer:
         return [e for e in self.events(token, room, limit) if e.get("type", "message") == "message"]
 
 
+@pytest.fixture(scope="module")
+def store_kind() -> str:
+    """The page does not depend on the store, and every store behaviour is tested on SQLite and PostgreSQL
+    through REST and WebSocket (tests/*.py): the browser tests run on SQLite only, which keeps the suite
+    within its time budget."""
+    return "sqlite"
+
+
 @pytest.fixture
 def chat_server(make_server) -> ChatServer:
     return ChatServer(make_server())

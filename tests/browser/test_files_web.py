@@ -22,11 +22,6 @@ FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-str
 
 
 @pytest.fixture(scope="module")
-def store_kind() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(scope="module")
 def browser():
     """Chromium with a fake microphone and camera that it may use without asking."""
     if not os.path.exists(CHROMIUM):

@@ -33,11 +33,6 @@ COUNT_NOTIFICATIONS = """(() => {
 })();"""
 
 
-@pytest.fixture(scope="module")
-def store_kind() -> str:
-    return "sqlite"
-
-
 def sidebar_room(page: Page, room: str):
     return page.get_by_role("navigation").get_by_role("button", name=re.compile(rf"^#?{re.escape(room)}\b"))
 

@@ -10,7 +10,9 @@ import sys
 
 import atheris
 
-with atheris.instrument_imports():
+# Only Parley's own modules are instrumented: instrumenting everything they import (aiohttp, asyncio, email, ...)
+# took ~11 s at every start and added no coverage the fuzzer could reach (cov 99 either way).
+with atheris.instrument_imports(include=["parley"]):
     from parley.protocol import ProtocolError, decode_client_frame
     from parley.protocol.handshake import parse_upgrade
     from parley.protocol.wsparser import FrameParser
