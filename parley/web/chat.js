@@ -10,13 +10,14 @@
 // notification when they arrive where you are not looking. A search hit opens in its room, in context.
 
 import * as api from "./api.js";
+import { Calls } from "./calls.js";
 import { fileCache, messageSummary } from "./attachments.js";
 import { Dialogs } from "./dialogs.js";
 import { mentionsMe } from "./format.js";
 import { Members, permissions } from "./members.js";
 import { closeMenu, openMenu } from "./menu.js";
 import { Outbox } from "./outbox.js";
-import { avatar, firstLine, REACTIONS } from "./render.js";
+import { avatar, callLog, firstLine, REACTIONS } from "./render.js";
 import { PAGE_SIZE, Room } from "./room.js";
 import { Search } from "./search.js";
 import { loadSession, Prefs, saveSession } from "./session.js";
@@ -98,6 +99,9 @@ export class Chat {
     this.dialogs = new Dialogs(this);
     this.search = new Search(this);
     this.uploads = new Uploads(this);
+    this.calls = new Calls(this);
+    callLog.seen = (ev) => this.calls.seen(ev);
+    callLog.join = (room, callId, media) => this.calls.join(room, callId, media);
     fileCache.getToken = () => this.token;
   }
 
@@ -236,6 +240,7 @@ export class Chat {
     $("welcome-dm").addEventListener("click", () => this.dialogs.newDm());
 
     this.uploads.bind();
+    this.calls.bind();
     const box = $("message");
     $("composer").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -989,6 +994,7 @@ export class Chat {
 
     const typing = typingText(room ? [...room.typing.keys()] : []);
     if ($("typing").textContent !== typing) $("typing").textContent = typing;
+    this.calls.renderHeader(room);
     const jump = $("jump");
     jump.hidden = !room || room.stick;
     jump.classList.toggle("has-new", !!room && room.newBelow > 0);
@@ -1113,6 +1119,12 @@ export class Chat {
       case "presence":
         if (room) room.presence(f.user, !!f.online);
         break;
+      case "signal": // call signalling (calls.js)
+        this.calls.handle(f);
+        break;
+      case "signaled":
+        this.calls.signaled(f);
+        break;
       case "error":
         this.handleError(f);
         break;
@@ -1198,6 +1210,10 @@ export class Chat {
       return;
     }
     if (ref.startsWith("read:") || ref.startsWith("leave:")) return; // best effort
+    if (ref.startsWith("call:")) {
+      this.calls.refused(f);
+      return;
+    }
     if (ref.startsWith("act:")) {
       const pending = this.actions.get(f.ref);
       if (pending) pending.fail(this.actionErrorText(f));

@@ -236,6 +236,13 @@ export class PollConnection {
         });
         return true;
       }
+      case "signal": {
+        // Call signalling: the same fields over REST; `signaled` as the WebSocket would answer.
+        const body = {};
+        for (const [k, v] of Object.entries(frame)) if (k !== "type" && k !== "room" && k !== "ref") body[k] = v;
+        this._call(gen, frame, "POST", `${path}/signal`, body, () => withRef({ type: "signaled", call_id: frame.call_id }, frame.ref), { drop: false });
+        return true;
+      }
       case "ping": // every poll is answered within its timeout: the poll itself is the keepalive
         later(withRef({ type: "pong" }, frame.ref));
         return true;

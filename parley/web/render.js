@@ -342,6 +342,7 @@ export function describeEvent(ev) {
     const topic = typeof ev.topic === "string" ? ev.topic : "";
     return topic ? [u(by), ` set the topic to “${topic}”`] : [u(by), " cleared the topic"];
   }
+  if (ev.type === "call") return describeCall(ev);
   if (ev.type !== "member") return null;
   switch (ev.action) {
     case "created":
@@ -369,6 +370,42 @@ export function describeEvent(ev) {
   }
 }
 
+/** "2:13" or "1:02:03" for a call's duration in ms. */
+export function callDuration(ms) {
+  const s = Math.max(0, Math.round((Number(ms) || 0) / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+/** What a `call` event says: "alice started a video call", "Missed call", "Call ended · 2:13". */
+function describeCall(ev) {
+  const by = { user: typeof ev.from === "string" ? ev.from : "" };
+  switch (ev.action) {
+    case "started":
+      return [by, ` started a ${ev.media === "video" ? "video" : "voice"} call`];
+    case "joined":
+      return [by, " joined the call"];
+    case "left":
+      return [by, " left the call"];
+    case "declined":
+      return [by, " declined the call"];
+    case "ended":
+      return [typeof ev.duration_ms === "number" ? `Call ended · ${callDuration(ev.duration_ms)}` : "Call ended"];
+    case "missed":
+      return ["Missed call"];
+    default:
+      return null;
+  }
+}
+
+/**
+ * Hooks for call lines (set by the page's call module): `seen(ev)` learns of each `call` event shown, and
+ * `join(room, callId, media)` joins a call from the "Join" button on the line that started it.
+ */
+export const callLog = { seen: null, join: null };
+
 const SYS_ICON = {
   created: "✦",
   joined: "→",
@@ -381,6 +418,8 @@ const SYS_ICON = {
   unmuted: "⊕",
   role: "★",
   topic: "✎",
+  call: "☎",
+  missed: "☎",
 };
 
 /** The element for a system line (a `member` or `topic` event), or null if there is nothing to say. */
@@ -392,6 +431,11 @@ export function systemElement(ev) {
   el.dataset.seq = String(ev.seq);
   el.dataset.ts = String(ev.ts);
   el.dataset.kind = ev.type === "topic" ? "topic" : String(ev.action || "");
+  if (ev.type === "call") {
+    el.dataset.kind = ev.action === "missed" ? "missed" : "call";
+    el.dataset.callAction = String(ev.action || "");
+    el.classList.add("sys-call");
+  }
   const icon = document.createElement("span");
   icon.className = "sys-icon";
   icon.setAttribute("aria-hidden", "true");
@@ -408,5 +452,20 @@ export function systemElement(ev) {
     }
   }
   el.append(icon, text, " ", timeElement(ev.ts));
+  if (ev.type === "call" && typeof ev.call_id === "string") {
+    el.dataset.callId = ev.call_id;
+    if (ev.action === "started") {
+      const join = document.createElement("button");
+      join.type = "button";
+      join.className = "button primary small call-join";
+      join.textContent = "Join";
+      join.setAttribute("aria-label", `Join the ${ev.media === "video" ? "video" : "voice"} call`);
+      join.dataset.callId = ev.call_id;
+      join.hidden = true;
+      join.addEventListener("click", () => callLog.join?.(ev.room, ev.call_id, ev.media === "video" ? "video" : "voice"));
+      el.append(" ", join);
+    }
+    queueMicrotask(() => callLog.seen?.(ev));
+  }
   return el;
 }

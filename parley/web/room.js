@@ -192,7 +192,7 @@ export class Room {
           el.dataset.ts = String(m.ts);
           this._applyChange(m);
         } else {
-          el = systemElement(m);
+          el = systemElement(typeof m.room === "string" ? m : { ...m, room: this.name });
           if (!el) {
             el = document.createElement("div");
             el.className = "evt-unknown";

@@ -87,18 +87,28 @@ def chat_server(make_server) -> ChatServer:
     return ChatServer(make_server())
 
 
-@pytest.fixture(scope="module")
-def browser():
+# Chromium's fake camera and microphone, used without asking (modules with calls or voice messages)
+FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required"]
+
+
+def launch(extra: list[str] | None = None):
+    """Debian's Chromium, headless, for one test module (closed when the generator ends)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/test installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + (extra or []))
         try:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launch()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ it is all still there after a reload. The store is tested elsewhere, so this run
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -12,28 +11,17 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import FAKE_MEDIA, launch
 from tests.browser.test_web_client import join, log, sign_up
 
 pytestmark = pytest.mark.browser
 
-FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-              "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Chromium with a fake microphone and camera that it may use without asking."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/test installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_MEDIA)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch(FAKE_MEDIA)
 
 
 def attach(page: Page, path: Path) -> None:
