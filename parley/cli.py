@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -335,6 +336,68 @@ def bench(url: str, clients: int, rooms: int, publishers: int, messages: int, wi
             click.echo(f"latency plot: {plot}")
     if not results.complete:
         sys.exit(1)
+
+
+@main.command("call-echo")
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True,
+              help="the server; its WebSocket is /ws there")
+@click.option("--user", "username", envvar="PARLEY_USER", help="the account the bot signs in as (call this user)")
+@click.option("--password", envvar="PARLEY_PASSWORD", help="its password (default: prompt)")
+@click.option("--token", envvar="PARLEY_TOKEN", help="a token instead of --user and --password")
+@click.option("--max-calls", default=4, show_default=True, type=click.IntRange(min=1),
+              help="calls answered at once; more are declined as busy")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+def call_echo(url: str, username: str | None, password: str | None, token: str | None, max_calls: int,
+              log_level: str) -> None:
+    """Answer every call to a user and send the caller's audio and video back, until Ctrl-C.
+
+    For testing calls by hand: run it, call its user from the page (a direct message), and hear and see
+    yourself. Needs aiortc: pip install 'parley[calls]'.
+    """
+    if token is None and username is None:
+        raise click.UsageError("give --user (and --password) or --token")
+    if token is None and password is None:
+        password = click.prompt("Password", hide_input=True)
+    try:
+        from parley.bots.call_echo import CallEcho, EchoError
+    except ImportError as exc:
+        raise click.UsageError(f"call-echo needs aiortc: pip install 'parley[calls]' ({exc})") from None
+    _setup_logging(log_level)
+    if log_level.lower() != "debug":
+        logging.getLogger("aioice").setLevel(logging.WARNING)  # every ICE check at info
+    try:
+        bot = CallEcho(url, token=token, user=username, password=password, max_calls=max_calls)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    async def run() -> None:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # (Windows: Ctrl-C raises KeyboardInterrupt instead)
+                loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(bot.run())
+        ready, stopping = asyncio.create_task(bot.ready.wait()), asyncio.create_task(stop.wait())
+        await asyncio.wait([task, ready, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if ready.done() and not stopping.done():
+            click.echo(f"call-echo: call {bot.user} from {bot.http_url} (party {bot.party_id}); Ctrl-C to stop",
+                       err=True)
+            await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        stopping.cancel()
+        if not task.done():
+            await bot.stop()
+        await task
+
+    try:
+        asyncio.run(run())
+    except EchoError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
 
 if __name__ == "__main__":  # pragma: no cover
     main()
