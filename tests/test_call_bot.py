@@ -218,7 +218,8 @@ async def test_a_busy_bot_declines_and_hangs_up_for_a_caller_who_vanished(shared
         assert (declined["from"], declined["reason"]) == (bot_name, "user_busy")
 
         await first.pc.close()  # the first caller goes without a word: the bot hangs up for it
-        bye = await got(first.client, "hangup")
+        # (2 s after the caller's DTLS close arrives; should that UDP packet be lost, once ICE consent fails)
+        bye = await got(first.client, "hangup", timeout=45)
         assert (bye["from"], bye["to_party"], bye["reason"]) == (bot_name, "py-caller", "user_hangup")
         assert bot.calls == 0
         await asyncio.to_thread(wait_for_log, shared_server, token, first_room,

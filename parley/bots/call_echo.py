@@ -151,16 +151,14 @@ class CallEcho:
             try:
                 while not self._stopping:
                     try:
-                        await self._connect(http)
+                        if await self._connect(http):
+                            delay = 1.0  # it was signed in: a fresh drop, not a server still away
                     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                         if not self.reconnect:
                             raise
                         log.warning("call-echo: cannot reach %s: %s", self.ws_url, exc or type(exc).__name__)
                     if self._stopping or not self.reconnect:
                         break
-                    if self.ready.is_set():
-                        delay = 1.0
-                    self.ready.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopped.wait(), delay)
                     delay = min(delay * 2, RECONNECT_MAX)
@@ -192,8 +190,10 @@ class CallEcho:
         self._token = str(body["token"])
         return self._token
 
-    async def _connect(self, http: aiohttp.ClientSession) -> None:
+    async def _connect(self, http: aiohttp.ClientSession) -> bool:
+        """One connection, until it closes; whether it got as far as `ready`."""
         token = await self._login(http)
+        signed_in = False
         async with http.ws_connect(self.ws_url, autoping=True) as ws:
             self._ws = ws
             try:
@@ -201,13 +201,15 @@ class CallEcho:
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
                         self._on_frame(json.loads(msg.data))
+                        signed_in = signed_in or self.ready.is_set()
             finally:
                 self._ws = None
                 self.ready.clear()
             if ws.close_code == 4401:
                 raise EchoError(f"the server refused the bot's token: {ws.close_code} ({self.ws_url})")
             if not self._stopping:
-                log.warning("call-echo: connection closed (%s); connecting again", ws.close_code)
+                log.warning("call-echo: connection closed (%s)", ws.close_code)
+        return signed_in
 
     def _on_frame(self, frame: Any) -> None:
         if not isinstance(frame, dict):
