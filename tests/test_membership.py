@@ -469,7 +469,7 @@ async def test_signing_out_everywhere_ends_every_session(site, connect):
     name, first = register_invited(srv, None, site.invite)
     second = token_of(srv, name)
     c1, c2 = await connect(srv, first, [unique("so")]), await connect(srv, second)
-    for body in ({}, {"everywhere": False}):
+    for body in ({"everywhere": "yes"}, {"everywhere": 1}, {"everywhere": None}):
         status, answer = api(srv, "POST", "/api/me/signout", first, body)
         assert status == 400 and answer["error"] == "bad_request", answer
         await flush(c1)
@@ -484,6 +484,38 @@ async def test_signing_out_everywhere_ends_every_session(site, connect):
     again = token_of(srv, name)  # logging in again works
     client = await connect(srv, again)
     assert client.user == name
+
+
+async def test_signing_out_revokes_only_that_token(site, connect):
+    """One device signs out: its token stops working everywhere at once; the account's other tokens go on."""
+    srv = site.server
+    name, leaving = register_invited(srv, None, site.invite)
+    staying, later = token_of(srv, name), token_of(srv, name)
+    room = unique("one")
+    c_leaving, c_staying = await connect(srv, leaving, [room]), await connect(srv, staying, [room])
+
+    status, answer = api(srv, "POST", "/api/me/signout", leaving, {})
+    assert status == 204, answer
+    assert await close_code(c_leaving) == 4401
+    await flush(c_staying)  # the same user's other device goes on
+    status, answer = api(srv, "GET", "/api/me", leaving)
+    assert status == 401 and answer["error"] == "unauthorized", answer
+    assert api(srv, "POST", "/api/me/signout", leaving, {})[0] == 401  # once is enough
+    stale = await connect(srv)
+    await stale.send({"type": "auth", "token": leaving})
+    refused = await stale.expect("error")
+    assert refused["code"] == "unauthenticated" and "revoked" in refused["message"], refused
+    assert await close_code(stale) == 4401
+    for token in (staying, later):
+        status, me = api(srv, "GET", "/api/me", token)
+        assert status == 200 and me["user"] == name, me
+
+    # {"everywhere": false} is the same as an empty body
+    status, answer = api(srv, "POST", "/api/me/signout", later, {"everywhere": False})
+    assert status == 204, answer
+    assert api(srv, "GET", "/api/me", later)[0] == 401
+    assert api(srv, "GET", "/api/me", staying)[0] == 200
+    await close_all(c_staying)
 
 
 # --- the user directory ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from tests.access_support import (
     masked,
     post_ok,
 )
-from tests.support import ServerProcess, register, send_all, unique
+from tests.support import PASSWORD, ServerProcess, http, register, send_all, unique
 
 ROOM_EVENTS = ("message", "member", "topic")  # frames that take a seq in the room log
 MAX_EVENTS = 1000  # per answer
@@ -929,6 +929,28 @@ async def test_signing_out_everywhere_closes_a_waiting_poll_with_4401(shared_ser
     assert isinstance(closed.get("reason"), str)
     again = await poller.get({room: head})
     assert (again.status, again.error) == (401, "unauthorized"), again.body
+
+
+async def test_signing_out_one_token_closes_its_poll_and_not_the_other_devices(shared_server, polls):
+    name, token = register(shared_server)
+    status, other = http("POST", shared_server.http + "/api/login", {"username": name, "password": PASSWORD})
+    assert status == 200, other
+    room, head = room_with(shared_server, token)
+    leaving, staying = polls(shared_server, token).follow(room, head), polls(shared_server, other["token"])
+    staying.follow(room, head)
+    await leaving.poll()
+    await staying.poll()
+    waiting = await started(leaving.get({room: head}, timeout=30))
+    signed_out = await leaving.rest("POST", "/api/me/signout", {})
+    assert signed_out.status == 204, signed_out.body
+    answer = await asyncio.wait_for(waiting, 20)
+    closed = answer.body.get("closed")
+    assert isinstance(closed, dict) and closed.get("code") == 4401 and closed.get("reconnect") is False, answer.body
+    again = await leaving.get({room: head})
+    assert (again.status, again.error) == (401, "unauthorized"), again.body
+    message = await staying.say(room, "still here")
+    got = await staying.get({room: head})
+    assert got.status == 200 and message in room_events(got.body["frames"]), got.body
 
 
 # --- shutdown and restart ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from parley.api.common import SERVICE, caller, fail, json_response, no_content, read_body
+from parley.api.common import SERVICE, caller, caller_token, fail, json_response, no_content, read_body
 from parley.store import Invite
 
 
@@ -48,11 +48,17 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    user = await caller(request)
-    body = await read_body(request)
-    if body.get("everywhere") is not True:
-        raise fail(400, "bad_request", 'send {"everywhere": true}: signing out revokes every token of the account')
-    await request.app[SERVICE].accounts.sign_out_everywhere(user)
+    """Revoke the token of the request, or (`{"everywhere": true}`) every token of the account."""
+    bearer = await caller_token(request)
+    body = await read_body(request) if request.can_read_body else {}
+    everywhere = body.get("everywhere", False)
+    if not isinstance(everywhere, bool):
+        raise fail(400, "bad_request", "everywhere must be true or false")
+    accounts = request.app[SERVICE].accounts
+    if everywhere:
+        await accounts.sign_out_everywhere(bearer.user)
+    else:
+        await accounts.sign_out(bearer)
     return no_content()
 
 

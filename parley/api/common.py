@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from parley.auth import InvalidToken
+from parley.auth import Bearer, InvalidToken
 from parley.protocol import ErrorCode, encode
 from parley.protocol.names import MAX_SEQ, valid_room
 from parley.service import AccountError, ChatService, Refused
@@ -68,19 +68,19 @@ async def caller(request: web.Request) -> str:
     return (await caller_token(request))[0]
 
 
-async def caller_token(request: web.Request) -> tuple[str, int]:
-    """The user of the request's bearer token and the token's generation (401 unless it is good now)."""
+async def caller_token(request: web.Request) -> Bearer:
+    """What the request's bearer token says: its user, generation and id (401 unless it is good now)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise fail(401, "unauthorized", "send Authorization: Bearer <token>")
     accounts = request.app[SERVICE].accounts
     try:
-        user, gen = accounts.authenticate(token.strip())
-        await accounts.confirm(user, gen)
+        bearer = accounts.authenticate(token.strip())
+        await accounts.confirm(bearer.user, bearer.gen)
     except InvalidToken as exc:
         raise fail(401, "unauthorized", str(exc)) from None
-    return user, gen
+    return bearer
 
 
 def room_param(request: web.Request) -> str:

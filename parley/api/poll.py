@@ -86,9 +86,9 @@ def _client(raw: object) -> str:
 
 
 async def _poll(request: web.Request, cursors: Cursors, timeout: float, client: str) -> web.Response:
-    user, gen = await caller_token(request)
+    bearer = await caller_token(request)
     try:
-        answer = await request.app[POLLERS].poll(user, gen, client, cursors, timeout, request.remote or "")
+        answer = await request.app[POLLERS].poll(bearer, client, cursors, timeout, request.remote or "")
     except RoomRefused as exc:
         code = exc.refused.code
         raise fail(STATUS.get(code, 403), code.value, exc.refused.message, room=exc.room) from None

@@ -2,11 +2,13 @@
 
 A token names its user and the account's token generation (`gen`), and expires `ttl` seconds after it
 was issued. There is no server-side session: revoking an account's tokens (sign out everywhere, a new
-password) advances its generation, and tokens of an older one are refused (service/accounts.py).
+password) advances its generation, and tokens of an older one are refused; signing out revokes one token by
+its id (`jti`), kept in the store until the token would have expired (service/accounts.py).
 """
 
 import secrets
 import time
+from typing import NamedTuple
 
 import jwt
 
@@ -17,15 +19,25 @@ class InvalidToken(Exception):
     """Malformed, badly signed or expired."""
 
 
+class Bearer(NamedTuple):
+    """What a valid token says: its user, the account's token generation it was issued in, its own id (`jti`,
+    by which signing out revokes this one token) and its expiry (Unix seconds)."""
+
+    user: str
+    gen: int
+    token_id: str
+    expires: int
+
+
 class Tokens:
     CACHE_SIZE = 10_000
 
     def __init__(self, secret: bytes, ttl: int) -> None:
         self._secret = secret
         self.ttl = ttl
-        # token -> (user, generation, expiry): a reconnect storm re-presents the same tokens; checking a
-        # signature again costs more than the rest of a connection's set-up
-        self._verified: dict[str, tuple[str, int, int]] = {}
+        # a reconnect storm re-presents the same tokens; checking a signature again costs more than the rest
+        # of a connection's set-up
+        self._verified: dict[str, Bearer] = {}
 
     def issue(self, user: str, gen: int = 0) -> tuple[str, int]:
         """A fresh token for `user` of token generation `gen`, and its expiry (Unix seconds)."""
@@ -34,13 +46,13 @@ class Tokens:
         claims = {"sub": user, "iat": now, "exp": expires, "iss": ISSUER, "gen": gen, "jti": secrets.token_hex(8)}
         return jwt.encode(claims, self._secret, "HS256"), expires
 
-    def verify(self, token: str) -> tuple[str, int]:
-        """The user a valid token names and its generation (0 for tokens made before generations existed);
-        InvalidToken otherwise."""
+    def verify(self, token: str) -> Bearer:
+        """What a valid token says (generation 0 for tokens made before generations existed, an empty id for
+        tokens made before ids); InvalidToken otherwise."""
         hit = self._verified.get(token)
         if hit is not None:
-            if hit[2] > time.time():
-                return hit[0], hit[1]
+            if hit.expires > time.time():
+                return hit
             del self._verified[token]
             raise InvalidToken("token expired")
         try:
@@ -50,10 +62,11 @@ class Tokens:
             raise InvalidToken("token expired") from None
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
-        user, expires, gen = claims["sub"], claims["exp"], claims.get("gen", 0)
-        if not isinstance(user, str) or not isinstance(expires, int) or not isinstance(gen, int):
+        user, expires, gen, token_id = claims["sub"], claims["exp"], claims.get("gen", 0), claims.get("jti", "")
+        if not (isinstance(user, str) and isinstance(expires, int) and isinstance(gen, int)
+                and isinstance(token_id, str)):
             raise InvalidToken("invalid token")
         if len(self._verified) >= self.CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = (user, gen, expires)
-        return user, gen
+        bearer = self._verified[token] = Bearer(user, gen, token_id, expires)
+        return bearer

@@ -2,9 +2,11 @@
 directory and invite codes.
 
 A token is good while it is signed, unexpired, its account exists and its generation is the account's
-current one. What an account is (its generation, whether it is an admin) is cached for `USER_CHECK`
-seconds; a revocation is published through the broker so every node ends the user's sessions at once,
-and a periodic check (every heartbeat) catches what a broker outage lost.
+current one, and the token was not revoked on its own (signing out on one device: the ids of such tokens
+are held in memory, loaded from the store at start and on every check). What an account is (its
+generation, whether it is an admin) is cached for `USER_CHECK` seconds; a revocation is published through
+the broker so every node ends the user's sessions at once, and a periodic check (every heartbeat) catches
+what a broker outage lost.
 """
 
 import asyncio
@@ -15,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from parley.auth import InvalidToken, Tokens, hash_password, verify_password
+from parley.auth import Bearer, InvalidToken, Tokens, hash_password, verify_password
 from parley.auth.throttle import ACCOUNT_FAILURES, ADDRESS_FAILURES, Busy, FailedLogins, HashPool
 from parley.broker import Broker
 from parley.config import Settings
@@ -58,6 +60,7 @@ class Accounts:
         self._sessions = sessions
         self.tokens: Tokens | None = None
         self._known: dict[str, Known] = {}
+        self._revoked: dict[str, str] = {}  # token id -> user, of tokens revoked one by one and not yet expired
         self._hashing = HashPool()
         self._failed_accounts = FailedLogins(ACCOUNT_FAILURES)
         self._failed_addresses = FailedLogins(ADDRESS_FAILURES)
@@ -66,6 +69,7 @@ class Accounts:
     async def start(self) -> None:
         secret = await self._store.secret("token_secret", secrets.token_bytes(32))
         self.tokens = Tokens(secret, self.settings.token_ttl)
+        self._revoked = await self._store.revoked_tokens(int(time.time() * 1000))
 
     # creating and signing in ------------------------------------------------------------------------
 
@@ -153,12 +157,15 @@ class Accounts:
 
     # checking tokens --------------------------------------------------------------------------------
 
-    def authenticate(self, token: object) -> tuple[str, int]:
-        """The user a token is signed for and its generation; InvalidToken if it is not valid now. Whether the
-        account still exists with that generation is `confirm` (`confirmed` answers from memory)."""
+    def authenticate(self, token: object) -> Bearer:
+        """What a token says (its user and generation); InvalidToken if it is not valid now or was signed out.
+        Whether the account still exists with that generation is `confirm` (`confirmed` answers from memory)."""
         if not isinstance(token, str) or self.tokens is None:
             raise InvalidToken("invalid token")
-        return self.tokens.verify(token)
+        bearer = self.tokens.verify(token)
+        if bearer.token_id and bearer.token_id in self._revoked:
+            raise InvalidToken("token revoked: sign in again")
+        return bearer
 
     def confirmed(self, user: str, gen: int) -> bool | None:
         """From memory: whether `user` exists with token generation `gen`; None when not known lately."""
@@ -220,6 +227,14 @@ class Accounts:
         self._broker.publish_user(user)  # every node ends the sessions of older tokens
         return issued
 
+    async def sign_out(self, bearer: Bearer) -> None:
+        """Revoke this one token: every node refuses it from now on and ends the sessions that use it."""
+        if not bearer.token_id:  # made before tokens had ids: only signing out everywhere can revoke it
+            raise AccountError(400, "bad_request", 'this token cannot be revoked alone: send {"everywhere": true}')
+        await self._store.revoke_token(bearer.token_id, bearer.user, bearer.expires * 1000)
+        self._revoked[bearer.token_id] = bearer.user
+        self._broker.publish_user(bearer.user)
+
     async def sign_out_everywhere(self, user: str) -> None:
         account = await self._store.update_user(user, revoke=True)
         if account is not None:
@@ -255,6 +270,7 @@ class Accounts:
     async def end_stale_sessions(self, users: list[str] | None = None) -> int:
         """End the live sessions of accounts that no longer exist or whose token was revoked (on any node or
         from the CLI); how many users had such sessions."""
+        self._revoked = await self._store.revoked_tokens(int(time.time() * 1000))  # also for REST on this node
         users = self._sessions.users() if users is None else users
         if not users:
             return 0
@@ -262,7 +278,8 @@ class Accounts:
         ended = 0
         for user in users:
             gen = gens.get(user)
-            stale = [s for s in self._sessions.of(user) if gen is None or s.gen < gen]
+            stale = [s for s in self._sessions.of(user)
+                     if gen is None or s.gen < gen or (s.token_id and s.token_id in self._revoked)]
             if gen is None:
                 self._known.pop(user, None)
             for session in stale:

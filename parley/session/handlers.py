@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from parley.auth import InvalidToken
+from parley.auth import Bearer, InvalidToken
 from parley.protocol import CloseCode, ErrorCode, ProtocolError
 from parley.protocol.frames import (
     Ack,
@@ -64,34 +64,34 @@ def auth(session: Session, frame: Auth) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "already authenticated", frame.ref)
     accounts = session.service.accounts
     try:
-        user, gen = accounts.authenticate(frame.token)
+        bearer = accounts.authenticate(frame.token)
     except InvalidToken as exc:
         _refuse(session, str(exc), frame)
         return
-    known = accounts.confirmed(user, gen)
+    known = accounts.confirmed(bearer.user, bearer.gen)
     if known:  # the common case: no store round trip
-        _ready(session, user, gen, frame)
+        _ready(session, bearer, frame)
         return
     if known is False:
         _refuse(session, "token revoked: sign in again", frame)
         return
     session.held = []  # frames that follow wait until the account is confirmed
-    session.spawn(_confirm(session, user, gen, frame))
+    session.spawn(_confirm(session, bearer, frame))
 
 
-async def _confirm(session: Session, user: str, gen: int, frame: Auth) -> None:
+async def _confirm(session: Session, bearer: Bearer, frame: Auth) -> None:
     """The token is well signed; make sure its account still exists and has not revoked it."""
     refused: str | None = None
     try:
         async with asyncio.timeout(CONFIRM_TIMEOUT):
-            await session.service.accounts.confirm(user, gen)
+            await session.service.accounts.confirm(bearer.user, bearer.gen)
         ok: bool | None = True
     except InvalidToken as exc:
         ok, refused = False, str(exc)
     except (StoreUnavailable, TimeoutError):
         ok = None
     except Exception:
-        log.exception("confirming the account %s failed", user)
+        log.exception("confirming the account %s failed", bearer.user)
         ok = None
     held, session.held = session.held or [], None
     if session.closed or session.ending:
@@ -103,15 +103,15 @@ async def _confirm(session: Session, user: str, gen: int, frame: Auth) -> None:
     if not ok:
         _refuse(session, refused or "invalid token", frame)
         return
-    _ready(session, user, gen, frame)
+    _ready(session, bearer, frame)
     for data in held:
         session.handle(data)
 
 
-def _ready(session: Session, user: str, gen: int, frame: Auth) -> None:
-    session.authenticated(user, gen)
+def _ready(session: Session, bearer: Bearer, frame: Auth) -> None:
+    session.authenticated(bearer.user, bearer.gen, bearer.token_id)
     s = session.service.settings
-    session.send(Ready(user=user, heartbeat=s.heartbeat, max_text=s.max_text, server="parley", ref=frame.ref))
+    session.send(Ready(user=bearer.user, heartbeat=s.heartbeat, max_text=s.max_text, server="parley", ref=frame.ref))
 
 
 def _refuse(session: Session, reason: str, frame: Auth) -> None:

@@ -20,6 +20,10 @@ class LiveSession(Protocol):
         """The token generation the session authenticated with."""
 
     @property
+    def token_id(self) -> str:
+        """The id of the token it authenticated with ("" for tokens made before ids)."""
+
+    @property
     def rooms(self) -> set[str]:
         """Rooms it is subscribed to."""
 

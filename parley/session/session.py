@@ -32,7 +32,7 @@ MAX_HELD = 100  # frames kept while `auth` waits for the store; a client should 
 
 class Session:
     __slots__ = ("_tasks", "catching_up", "closed", "ending", "gen", "held", "push", "rooms", "service", "sink",
-                 "typing_at", "user")
+                 "token_id", "typing_at", "user")
 
     def __init__(self, service: ChatService, sink: Sink) -> None:
         self.service = service
@@ -40,6 +40,7 @@ class Session:
         self.push: Callable[[Outbound], None] = sink.write  # the hub's fan-out calls this per member
         self.user = ""  # set by auth; empty until then
         self.gen = 0  # the token generation it authenticated with (a newer one revokes the session)
+        self.token_id = ""  # the id of that token (signing out revokes it alone)
         self.rooms: set[str] = set()
         self.closed = False
         self.catching_up: dict[str, CatchUp] = {}  # room -> the join in progress
@@ -117,9 +118,10 @@ class Session:
             self.catching_up.pop(room, None)
             self.service.unsubscribe(self, room)
 
-    def authenticated(self, user: str, gen: int = 0) -> None:
+    def authenticated(self, user: str, gen: int = 0, token_id: str = "") -> None:
         self.user = user
         self.gen = gen
+        self.token_id = token_id
         self.service.sessions.add(self)
 
     def removed(self, room: str, reason: str, by: str) -> None:

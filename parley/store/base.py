@@ -207,6 +207,15 @@ class Store(ABC):
         (`revoke`, implied by a new password) advance its token generation."""
 
     @abstractmethod
+    async def revoke_token(self, token_id: str, user: str, expires_ms: int) -> None:
+        """Refuse the token `token_id` of `user` from now until `expires_ms` (when it expires anyway); tokens
+        that expired are forgotten on the way."""
+
+    @abstractmethod
+    async def revoked_tokens(self, now_ms: int) -> dict[str, str]:
+        """The ids of tokens revoked one by one that have not expired by `now_ms`, each with its user."""
+
+    @abstractmethod
     async def token_gens(self, names: list[str]) -> dict[str, int]:
         """The token generation of each of `names` that is an account now."""
 

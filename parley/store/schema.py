@@ -149,6 +149,15 @@ call_parties = Table(
     PrimaryKeyConstraint("call_id", "username"),
 )
 
+# Tokens revoked one by one (signing out on one device), kept until they would have expired anyway.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("username", String(32), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)
+
 # The one list of event columns, in the order every backend selects and inserts them (the arguments of
 # protocol.events.build). SQLite's hand-written statements and the SQLAlchemy queries both use it.
 EVENT_COLUMNS = ("room", "seq", "kind", "sender", "text", "ts", "client_id", "data")
@@ -282,6 +291,16 @@ def _v6(conn: Connection) -> None:
     v6.create_all(conn)
 
 
+def _v7(conn: Connection) -> None:
+    """Signing out of one device: the tokens revoked one by one."""
+    v7 = MetaData()
+    Table("revoked_tokens", v7,
+          Column("token_id", String(64), primary_key=True),
+          Column("username", String(32), nullable=False),
+          Column("expires_ms", BigInteger, nullable=False))
+    v7.create_all(conn)
+
+
 PG_SEARCH_TEXT = "to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
 
 # One token list for both backends: words only, so no query syntax of either reaches the database.
@@ -307,5 +326,5 @@ SEARCH_INDEX = {
 }
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 LATEST = len(MIGRATIONS)

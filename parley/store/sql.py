@@ -50,6 +50,7 @@ from parley.store.schema import (
     invites,
     members,
     reactions,
+    revoked_tokens,
     rooms,
     schema_version,
     settings,
@@ -229,6 +230,18 @@ class SqlStore(Store):
                                       .where(and_(invites.c.uses_left > 0, invites.c.expires_ms > now_ms))
                                       .order_by(invites.c.created_ms))
             return [Invite(code=r[0], created_by=r[1], expires_ms=r[2], uses_left=r[3]) for r in rows]
+
+    async def revoke_token(self, token_id: str, user: str, expires_ms: int) -> None:
+        async with self._begin() as conn:
+            await conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_ms < now_ms()))
+            await conn.execute(self._insert_ignore(revoked_tokens).values(token_id=token_id, username=user,
+                                                                           expires_ms=expires_ms))
+
+    async def revoked_tokens(self, now_ms: int) -> dict[str, str]:
+        async with self._begin() as conn:
+            rows = await conn.execute(select(revoked_tokens.c.token_id, revoked_tokens.c.username)
+                                      .where(revoked_tokens.c.expires_ms > now_ms))
+            return {r[0]: r[1] for r in rows}
 
     async def delete_invite(self, code: str) -> bool:
         async with self._begin() as conn:

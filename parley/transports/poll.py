@@ -26,6 +26,7 @@ from typing import get_args
 
 import msgspec
 
+from parley.auth import Bearer
 from parley.protocol import ErrorCode, Outbound, encode
 from parley.protocol.frames import Join, RoomEvent
 from parley.service import ChatService
@@ -212,9 +213,11 @@ class Pollers:
         client.end(LEFT)
         return True
 
-    def _client(self, user: str, gen: int, key: str, peer: str) -> PollClient:
+    def _client(self, bearer: Bearer, key: str, peer: str) -> PollClient:
+        user, gen = bearer.user, bearer.gen
         client = self._clients.get((user, key))
         if client is not None and client.session.gen == gen:
+            client.session.token_id = bearer.token_id  # the same device may have signed in again
             return client
         if client is not None:  # a newer token (the old one was revoked meanwhile): start afresh
             client.end(Disconnect(1000, "replaced", reconnect=True))
@@ -225,17 +228,18 @@ class Pollers:
                             max_kept=self.service.settings.max_pending, peer=peer)
         client.sink = PollSink(client)
         client.session = Session(self.service, client.sink)
-        client.session.authenticated(user, gen)
+        client.session.authenticated(user, gen, bearer.token_id)
         self._clients[(user, key)] = client
         self._per_user[user] = self._per_user.get(user, 0) + 1
         self.connections.add(client, self.metrics)
         return client
 
-    async def poll(self, user: str, gen: int, key: str, cursors: Cursors, timeout: float, peer: str = "") -> Answer:
+    async def poll(self, bearer: Bearer, key: str, cursors: Cursors, timeout: float, peer: str = "") -> Answer:
         """Answer one poll: what is kept for the client past its cursors, at once if there is any, else
         when something comes or after `timeout` seconds. Refused (nothing changed) if the user may not read
         one of the rooms."""
         service = self.service
+        user = bearer.user
         for room in cursors:  # every room first: a refusal must leave everything as it was
             try:
                 if not service.allowed_now(user, room, Action.READ):
@@ -244,7 +248,7 @@ class Pollers:
                 raise RoomRefused(room, exc) from None
         if self.closing:
             return Answer([], dict(cursors), closed=GOING_AWAY)
-        client = self._client(user, gen, key, peer)
+        client = self._client(bearer, key, peer)
         client.liveness.heard()
         self.metrics.polls += 1
         client.current += 1

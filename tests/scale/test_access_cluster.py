@@ -89,6 +89,34 @@ async def test_a_kick_on_one_node_ends_the_subscription_on_the_other(nodes):
     await close_all(owner, b, c)
 
 
+async def test_signing_out_one_token_on_one_node_ends_it_on_both(nodes):
+    """One device signs out through node A: its connections on A and B close, B refuses the token over REST at
+    once, and the same user's other token goes on working on both nodes."""
+    a_node, b_node = nodes
+    (name, leaving), = register_many(a_node, [None])
+    status, second = api(a_node, "POST", "/api/login", None, {"username": name, "password": PASSWORD})
+    assert status == 200, second
+    staying = second["token"]
+    room = unique("one")
+    gone = [await Client.connect(node, leaving) for node in (a_node, b_node)]
+    kept = [await Client.connect(node, staying) for node in (a_node, b_node)]
+    for client in [*gone, *kept]:
+        await client.join(room)
+    assert api(b_node, "GET", "/api/me", leaving)[0] == 200  # node B has checked the token once
+
+    status, answer = api(a_node, "POST", "/api/me/signout", leaving, {})
+    assert status == 204, answer
+    for client in gone:
+        assert await close_code(client) == 4401
+    for node in (a_node, b_node):
+        assert api(node, "GET", "/api/me", leaving)[0] == 401
+        status, me = api(node, "GET", "/api/me", staying)
+        assert status == 200 and me["user"] == name, me
+    for client in kept:
+        await flush(client)
+    await close_all(*kept)
+
+
 async def test_revoking_on_one_node_closes_the_connections_on_both(nodes):
     """Signing out everywhere (one user) and changing the password (another), each on node A."""
     a_node, b_node = nodes

@@ -119,6 +119,7 @@ class FakeStore(Store):
         self.read: dict[tuple[str, str], int] = {}
         self.invite_codes: dict[str, Invite] = {}
         self.secrets: dict[str, bytes] = {}
+        self.revoked: dict[str, tuple[str, int]] = {}  # token id -> (user, expires_ms)
         self.is_open = False
         self.down = False
         self.fail_next: dict[str, int] = {}
@@ -226,6 +227,14 @@ class FakeStore(Store):
                     token_gen=user.token_gen + (1 if revoke or password_hash else 0))
         self.users[name.lower()] = user
         return user
+
+    async def revoke_token(self, token_id: str, user: str, expires_ms: int) -> None:
+        await self._enter("revoke_token")
+        self.revoked[token_id] = (user, expires_ms)
+
+    async def revoked_tokens(self, now_ms: int) -> dict[str, str]:
+        await self._enter("revoked_tokens")
+        return {t: user for t, (user, expires) in self.revoked.items() if expires > now_ms}
 
     async def token_gens(self, names: list[str]) -> dict[str, int]:
         await self._enter("token_gens")

@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 import parley.transports.poll as poll_module
+from parley.auth import Bearer
 from parley.broker.memory import MemoryBroker
 from parley.config import Settings
 from parley.service import ChatService
@@ -27,6 +28,7 @@ from tests.unit.test_session import Chat
 pytestmark = pytest.mark.timeout(10)
 
 ROOM = "lobby"
+ALICE = Bearer("alice", 0, "", 0)  # what her token says
 
 
 class Poller:
@@ -43,7 +45,7 @@ class Poller:
     async def poll(self, timeout: float = 0, **cursors: int | None) -> list[dict[str, Any]]:
         if cursors:
             self.cursors = dict(cursors)
-        answer = await self.pollers.poll(self.user, 0, self.key, self.cursors, timeout)
+        answer = await self.pollers.poll(Bearer(self.user, 0, "", 0), self.key, self.cursors, timeout)
         self.last = answer
         body = msgspec.json.decode(answer.encode())
         self.cursors = body["cursors"]
@@ -191,9 +193,9 @@ async def test_more_than_max_events_kept_are_answered_over_several_polls(chat: P
 async def test_a_newer_poll_of_the_same_client_answers_the_older_one_empty(chat: PollChat) -> None:
     p = chat.poller("alice")
     await p.poll(**{ROOM: 0})
-    older = asyncio.ensure_future(chat.pollers.poll("alice", 0, "tab", {ROOM: 0}, 10))
+    older = asyncio.ensure_future(chat.pollers.poll(ALICE, "tab", {ROOM: 0}, 10))
     await settle()
-    newer = asyncio.ensure_future(chat.pollers.poll("alice", 0, "tab", {ROOM: 0}, 10))
+    newer = asyncio.ensure_future(chat.pollers.poll(ALICE, "tab", {ROOM: 0}, 10))
     first = await asyncio.wait_for(older, 5)
     assert first.frames == [] and first.cursors == {ROOM: 0} and not newer.done()
     await chat.service.post_wait("bob", ROOM, "hi", "c")
@@ -256,7 +258,7 @@ async def test_shutdown_answers_a_waiting_poll_with_closed(chat: PollChat) -> No
     assert p.last is not None
     answer = msgspec.json.decode(p.last.encode())
     assert answer["closed"] == {"code": 1001, "reason": "server shutting down", "reconnect": True}
-    again = await chat.pollers.poll("alice", 0, "tab", {ROOM: 0}, 10)  # polls during shutdown answer at once
+    again = await chat.pollers.poll(ALICE, "tab", {ROOM: 0}, 10)  # polls during shutdown answer at once
     assert again.closed is not None and again.frames == []
 
 
@@ -267,7 +269,7 @@ async def test_too_much_kept_ends_the_client_and_the_next_poll_starts_from_its_c
     for i in range(30):
         await chat.service.post_wait("bob", ROOM, f"message number {i} " + "x" * 50, f"c{i}")
     await settle()
-    answer = await chat.pollers.poll("alice", 0, "tab", dict(p.cursors), 0)
+    answer = await chat.pollers.poll(ALICE, "tab", dict(p.cursors), 0)
     assert answer.closed is not None and answer.closed.code == 4408  # a slow consumer, asked to reconnect
     while p.cursors[ROOM] != 30:
         await p.poll(timeout=5)
