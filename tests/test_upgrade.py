@@ -416,3 +416,257 @@ async def test_release_030_old_messages_are_found_by_search(make_server, release
     assert found("alice", "carol") == ["hi carol, just between us 💬"]  # the DM
     assert found("Bob", "héllo") == ["héllo 👋"]
     assert found("alice", "line two") == ["line one\nline two"]
+
+
+# release 0.4.0 (tests/data/README.md): edits, deletes, reactions, replies, mentions, read markers, notification
+# levels, files (their bytes beside the SQLite file in parley-files/, in PostgreSQL in file_parts) and calls.
+# What the 0.4.0 server itself served after filling each store is kept in release-0.4.0.<store>.json: every
+# room's log, every user's rooms, and the files' sizes and sha256.
+PASSWORDS_040 = {"alice": "alice-password", "Bob": "bob-password", "carol": "carol-password",
+                 "Dana.Lee": "dana.lee-password"}
+DM_040 = "dm.1cb15457d1ddab60e205c0fe3ca2f65d"  # alice and Bob
+EDITED = "hello everyone (edited) ✏️"
+LOG_040 = {  # (seq, type, from, what): a message's (client_id, text), a member event's (user, action), an edit's,
+    # delete's or reaction's target (and emoji), a call event's (call_id, action)
+    "general": [(1, "member", "alice", ("alice", "created")), (2, "message", "alice", ("g1", EDITED)),
+                (3, "member", "Bob", ("Bob", "joined")), (4, "message", "Bob", ("g2", "héllo 👋")),
+                (5, "message", "alice", ("g3", "line one\nline two")), (6, "member", "carol", ("carol", "joined")),
+                (7, "message", "carol", ("g4", "日本語もOK ✅")), (8, "member", "Dana.Lee", ("Dana.Lee", "joined")),
+                (9, "message", "Dana.Lee", ("g5", "")), (10, "edit", "alice", 2), (11, "delete", "Dana.Lee", 9),
+                (12, "reaction", "alice", (4, "👍")), (13, "reaction", "carol", (4, "🎉")),
+                (14, "message", "Bob", ("g6", "yes, two lines 👍")),
+                (15, "message", "alice", ("g7", "@Bob @carol have a look at the picture below")),
+                (16, "message", "alice", ("f1", "a gradient 🌈"))],
+    "secret": [(1, "member", "alice", ("alice", "created")), (2, "member", "alice", ("Bob", "invited")),
+               (3, "member", "Bob", ("Bob", "joined")), (4, "message", "Bob", ("s1", "psst: launch is on Friday 🤫")),
+               (5, "message", "Bob", ("f2", "the notes"))],
+    DM_040: [(1, "member", "alice", ("alice", "created")), (2, "message", "alice", ("m1", "call you in a minute? 📞")),
+             (3, "message", "Bob", ("v1", "")), (4, "call", "alice", ("call040answered", "started")),
+             (5, "call", "Bob", ("call040answered", "joined")), (6, "call", "alice", ("call040answered", "ended")),
+             (7, "call", "Bob", ("call040declined", "started")), (8, "call", "alice", ("call040declined", "declined")),
+             (9, "call", "alice", ("call040declined", "missed"))],
+}
+# who recorded each log at 0.4.0 (a member; Dana.Lee is in general only)
+READERS_040 = {"general": "Dana.Lee", "secret": "Bob", DM_040: "Bob"}
+
+
+@pytest.fixture
+def release_040_db(store_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A --db URL for a copy of release 0.4.0's database; for SQLite its files directory is copied beside it
+    (`parley-files`, where the server keeps files by default), for PostgreSQL the files are in the dump."""
+    if store_kind == "sqlite":
+        shutil.copytree(DATA / "release-0.4.0.parley-files", tmp_path / "parley-files")
+    yield from _release(store_kind, tmp_path, "0.4.0", "release_040")
+
+
+@pytest.fixture
+def served_040(store_kind: str) -> dict:
+    """What release 0.4.0 served from this store's fixture (made by tests/data/make_release_040.py)."""
+    import json
+
+    name = "sqlite" if store_kind == "sqlite" else "postgres"
+    return json.loads((DATA / f"release-0.4.0.{name}.json").read_text(encoding="utf-8"))
+
+
+def _tokens_040(server) -> dict[str, str]:
+    """A token for each 0.4.0 user, logged in with the name's case swapped (found case-insensitively)."""
+    tokens = {}
+    for name, password in PASSWORDS_040.items():
+        status, body = http("POST", server.http + "/api/login", {"username": name.swapcase(), "password": password})
+        assert status == 200, body
+        assert body["user"] == name
+        tokens[name] = body["token"]
+    return tokens
+
+
+def _log_040(events: list[dict]) -> list[tuple]:
+    """Events as LOG_040 writes them."""
+    def what(e: dict) -> object:
+        if e["type"] == "message":
+            return e["client_id"], e["text"]
+        if e["type"] == "member":
+            return e["user"], e["action"]
+        if e["type"] == "reaction":
+            return e["target"], e["emoji"]
+        if e["type"] in ("edit", "delete"):
+            return e["target"]
+        if e["type"] == "call":
+            return e["call_id"], e["action"]
+        return e.get("topic")
+
+    return [(e["seq"], e["type"], e["from"], what(e)) for e in events]
+
+
+async def test_release_040_schema_version_is_brought_to_latest(release_040_db):
+    from parley.store import store_for_url
+
+    store = store_for_url(release_040_db)
+    await store.open()
+    try:
+        assert await store.schema_version() == LATEST  # type: ignore[attr-defined]
+        events = await store.events_after(DM_040, 0, 20)
+        assert [(e.seq, e.kind) for e in events] == [(seq, kind) for seq, kind, _, _ in LOG_040[DM_040]]
+    finally:
+        await store.close()
+
+
+async def test_release_040_logs_are_served_as_the_release_served_them(make_server, release_040_db, served_040):
+    server = make_server("--rate", "0", db=release_040_db)
+    tok = _tokens_040(server)
+    assert http("GET", server.http + "/api/me", token=tok["alice"]) == (200, {"user": "alice", "admin": True})
+    assert http("GET", server.http + "/api/me", token=tok["Dana.Lee"])[1]["admin"] is False
+    assert served_040["dm"] == DM_040
+
+    # every log, event for event, exactly as 0.4.0 served it, to every member
+    for room, log in LOG_040.items():
+        assert _log_040(served_040["logs"][room]) == log, room
+        for who in ("alice", "Bob", READERS_040[room]):
+            assert rest_events(server, tok[who], room, after=0) == served_040["logs"][room], (room, who)
+    general = {e["seq"]: e for e in served_040["logs"]["general"]}
+    assert (general[2]["edited"], general[2]["text"]) == (True, EDITED)
+    assert (general[9]["deleted"], general[9]["text"]) == (True, "")
+    assert general[4]["reactions"] == {"👍": ["alice"], "🎉": ["carol"]}
+    assert general[14]["reply_to"] == 5 and general[15]["mentions"] == ["Bob", "carol"]
+    assert [general[16]["file"][k] for k in ("name", "type", "kind", "width", "height", "thumb")] == [
+        "gradient.png", "image/png", "image", 64, 48, True]
+    secret = {e["seq"]: e for e in served_040["logs"]["secret"]}
+    assert secret[5]["reply_to"] == 4 and secret[5]["file"]["kind"] == "file"
+    dm = {e["seq"]: e for e in served_040["logs"][DM_040]}
+    assert [dm[3]["file"][k] for k in ("name", "type", "kind", "duration_ms")] == ["voice.wav", "audio/wav", "voice",
+                                                                                  500]
+    assert (dm[4]["media"], dm[7]["media"]) == ("video", "voice") and dm[6]["duration_ms"] >= 1000
+
+    # outsiders still get 404 for the private room, the DM and their files
+    for who, room in (("carol", "secret"), ("Dana.Lee", DM_040)):
+        status, body = http("GET", f"{server.http}/api/rooms/{room}/messages?after=0", token=tok[who])
+        assert (status, body["error"]) == (404, "not_found"), (who, room)
+    for file_id, entry in served_040["files"].items():
+        if entry["room"] != "general":
+            assert download(server, tok["carol"], f"/api/files/{file_id}")[0] == 404
+
+    # a WebSocket join with since=0 replays the same events
+    bob = await Client.connect(server, tok["Bob"])
+    for room, log in LOG_040.items():
+        joined, events = await _replay(bob, room, 0, len(log))
+        assert joined["last_seq"] == len(log)
+        assert events == served_040["logs"][room], room
+    await bob.close()
+
+    # the logs go on: a change to an old message, a new message, a new call
+    assert http("POST", f"{server.http}/api/rooms/general/messages/4/reactions", {"emoji": "👍", "on": False},
+                token=tok["alice"]) == (200, {"seq": 17})
+    status, sent = http("POST", f"{server.http}/api/rooms/{DM_040}/messages",
+                        {"text": "after the upgrade", "client_id": "new-1", "reply_to": 2}, token=tok["Bob"])
+    assert status == 201 and (sent["seq"], sent["reply_to"]) == (10, 2), sent
+    status, again = http("POST", f"{server.http}/api/rooms/{DM_040}/messages", {"text": "x", "client_id": "m1"},
+                         token=tok["alice"])
+    assert status == 200 and again["seq"] == 2  # an old client_id is still a duplicate
+    alice = await Client.connect(server, tok["alice"])
+    await alice.send({"type": "signal", "room": DM_040, "call_id": "call040after", "party_id": "alice-2",
+                      "kind": "invite", "media": "voice", "sdp": {"type": "offer", "sdp": "v=0\r\n"}, "ref": "c"})
+    assert (await alice.next_where(lambda f: f.get("ref") == "c"))["type"] == "signaled"
+    await alice.send({"type": "signal", "room": DM_040, "call_id": "call040after", "party_id": "alice-2",
+                      "kind": "hangup", "ref": "h"})
+    assert (await alice.next_where(lambda f: f.get("ref") == "h"))["type"] == "signaled"
+    await alice.close()
+    calls = [(e["seq"], e["call_id"], e["action"]) for e in rest_events(server, tok["Bob"], DM_040, after=9)
+             if e["type"] == "call"]
+    assert calls[0] == (11, "call040after", "started") and calls[-1][2] in ("ended", "missed"), calls
+
+    server.restart()
+    tok = _tokens_040(server)
+    general_now = rest_events(server, tok["carol"], "general", after=0)
+    assert general_now[:16] == [e | {"reactions": {"🎉": ["carol"]}} if e["seq"] == 4 else e
+                                for e in served_040["logs"]["general"]]
+    assert rest_events(server, tok["Bob"], "secret", after=0) == served_040["logs"]["secret"]
+    assert rest_events(server, tok["alice"], DM_040, after=0)[:9] == served_040["logs"][DM_040]
+
+
+async def test_release_040_files_are_still_served(make_server, release_040_db, served_040, store_kind):
+    import hashlib
+
+    server = make_server("--rate", "0", db=release_040_db)
+    tok = _tokens_040(server)
+    uploaded = served_040["uploaded_sha256"]
+    by_name = {}
+    for file_id, entry in served_040["files"].items():
+        who = READERS_040[entry["room"]]
+        message = next(e for e in rest_events(server, tok[who], entry["room"], after=0) if e["seq"] == entry["seq"])
+        assert message["file"]["id"] == file_id
+        by_name[message["file"]["name"]] = file_id
+        status, headers, data = download(server, tok[who], f"/api/files/{file_id}")
+        assert status == 200, data
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size"], entry["sha256"]), file_id
+        assert headers["Content-Type"].split(";")[0] == message["file"]["type"]
+        assert entry["sha256"] == uploaded[message["file"]["name"]]  # the bytes as uploaded
+        if store_kind == "sqlite":  # the fixture's own copy of the bytes
+            assert data == (DATA / "release-0.4.0.parley-files" / file_id).read_bytes()
+        if message["file"].get("thumb"):
+            status, headers, thumb = download(server, tok[who], f"/api/files/{file_id}/thumb")
+            assert status == 200 and headers["Content-Type"] == "image/webp"
+            assert (len(thumb), hashlib.sha256(thumb).hexdigest()) == (entry["thumb_size"], entry["thumb_sha256"])
+            if store_kind == "sqlite":
+                assert thumb == (DATA / "release-0.4.0.parley-files" / f"{file_id}.thumb").read_bytes()
+    assert sorted(by_name) == ["gradient.png", "notes.txt", "voice.wav"]
+    image = by_name["gradient.png"]
+    # every member of the room may fetch it (Bob too); deleting the old message deletes its file
+    assert download(server, tok["Bob"], f"/api/files/{image}")[0] == 200
+    assert http("DELETE", f"{server.http}/api/rooms/general/messages/16", token=tok["alice"]) == (200, {"seq": 17})
+    assert download(server, tok["Bob"], f"/api/files/{image}")[0] == 404
+    assert download(server, tok["Bob"], f"/api/files/{image}/thumb")[0] == 404
+    # and new files are stored next to the old ones
+    status, sent = upload(server, tok["Bob"], DM_040, b"new file after the upgrade", "new.txt", reply_to=3)
+    assert status == 201 and (sent["seq"], sent["reply_to"]) == (10, 3), sent
+    assert download(server, tok["alice"], f"/api/files/{sent['file']['id']}")[2] == b"new file after the upgrade"
+    server.restart()
+    tok = _tokens_040(server)
+    assert download(server, tok["alice"], f"/api/files/{by_name['voice.wav']}")[2] == download(
+        server, tok["Bob"], f"/api/files/{by_name['voice.wav']}")[2]
+    assert hashlib.sha256(download(server, tok["Bob"], f"/api/files/{by_name['notes.txt']}")[2]).hexdigest() == (
+        uploaded["notes.txt"])
+
+
+async def test_release_040_read_markers_and_notify_levels_survive(make_server, release_040_db, served_040):
+    server = make_server("--rate", "0", db=release_040_db)
+    tok = _tokens_040(server)
+
+    def mine(who: str) -> list[dict]:
+        status, body = http("GET", server.http + "/api/me/rooms", token=tok[who])
+        assert status == 200, body
+        return body["rooms"]
+
+    for who in PASSWORDS_040:
+        assert mine(who) == served_040["me_rooms"][who], who
+
+    def marks(who: str) -> list[tuple]:
+        return [(r["name"], r["last_read"], r["notify"]) for r in mine(who)]
+
+    assert marks("Bob") == [(DM_040, 2, "all"), ("general", 7, "mentions"), ("secret", 0, "all")]
+    assert marks("carol") == [("general", 12, "none")]
+    assert marks("alice") == [(DM_040, 0, "mentions"), ("general", 0, "all"), ("secret", 0, "all")]
+    assert marks("Dana.Lee") == [("general", 0, "all")]
+
+    # they move on as before: a marker only up, a level changed
+    assert http("POST", f"{server.http}/api/rooms/general/read", {"seq": 16}, token=tok["Bob"])[0] == 204
+    assert http("POST", f"{server.http}/api/rooms/general/read", {"seq": 3}, token=tok["carol"])[0] == 204
+    assert http("POST", f"{server.http}/api/rooms/general/notify", {"level": "all"}, token=tok["carol"])[0] == 204
+    server.restart()
+    tok = _tokens_040(server)
+    bob = {r["name"]: r for r in mine("Bob")}
+    assert (bob["general"]["last_read"], bob["general"]["unread"], bob["general"]["notify"]) == (16, 0, "mentions")
+    assert marks("carol") == [("general", 12, "all")]
+
+
+async def test_release_040_a_token_can_be_signed_out_alone(make_server, release_040_db):
+    """Signing out of one device (schema version 7, revoked_tokens) works on an upgraded 0.4.0 database: the
+    token that signs out stops working, the account's other tokens do not."""
+    server = make_server("--rate", "0", db=release_040_db)
+    first, second = _tokens_040(server)["Bob"], _tokens_040(server)["Bob"]
+    assert first != second
+    status, body = http("POST", server.http + "/api/me/signout", {}, token=first)
+    assert status == 204, body
+    assert http("GET", server.http + "/api/me", token=first)[0] == 401
+    assert http("GET", server.http + "/api/me", token=second) == (200, {"user": "Bob", "admin": False})
+    server.restart()
+    assert http("GET", server.http + "/api/me", token=first)[0] == 401
+    assert http("GET", server.http + "/api/me", token=second)[0] == 200
