@@ -101,6 +101,8 @@ def _check_workers(settings: Settings) -> None:
               help="largest client frame in bytes (close 1009 above)")
 @click.option("--max-text", default=_default("max_text"), show_default=True, type=int, envvar="PARLEY_MAX_TEXT",
               help="longest message text in characters")
+@click.option("--max-rooms", default=_default("max_rooms"), show_default=True, type=click.IntRange(min=1),
+              envvar="PARLEY_MAX_ROOMS", help="rooms one connection or poll may follow at once")
 @click.option("--max-pending", default=_default("max_pending"), show_default=True, type=int,
               envvar="PARLEY_MAX_PENDING",
               help="bytes of unsent output a connection may hold; over it for 5 s, it is dropped (close 4408)")

@@ -22,6 +22,7 @@ class Settings:
     request_timeout: float = 10.0
     max_frame: int = 64 * 1024  # bytes; a bigger frame closes the connection with 1009
     max_text: int = 4000  # characters of message text; longer -> error too_long
+    max_rooms: int = 1000  # rooms one connection (or one poll) may follow at once
     rate: float = 20.0  # messages per second per user, all connections and REST together (0 disables the limit)
     burst: int = 40  # messages a user may send at once before the rate applies
     registration: str = "open"  # open, invite (an admin's invite code needed) or closed (only `parley user add`)

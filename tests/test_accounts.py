@@ -70,8 +70,11 @@ def test_names_are_taken_case_insensitively(shared_server):
     ({"username": "NAME"}, "password is required"),
     ({"username": "NAME", "password": 12345678}, "password is required"),
     ({"username": "NAME", "password": "p" * 1025}, "at most 1024"),
+    ({"username": "NAME", "password": " " * 8}, "not be only spaces"),
+    ({"username": "NAME", "password": " \t\n \u3000  \n"}, "not be only spaces"),
 ], ids=["empty-name", "no-name", "null-name", "int-name", "long-name", "space", "semicolon", "non-ascii", "newline",
-        "short-password", "7-char-password", "no-password", "int-password", "long-password"])
+        "short-password", "7-char-password", "no-password", "int-password", "long-password", "spaces-password",
+        "whitespace-password"])
 def test_register_rejects_bad_names_and_passwords_with_400_and_a_reason(shared_server, body, reason):
     body = {k: (unique("n") if v == "NAME" else v) for k, v in body.items()}
     status, answer = post_register(shared_server, body)

@@ -3,7 +3,7 @@ rooms per connection. Each stored message must still arrive once, in order."""
 
 import json
 
-from tests.support import Client, register, unique
+from tests.support import Client, http, register, unique
 
 
 async def test_join_leave_join_in_one_burst_replays_once(make_server):
@@ -34,7 +34,9 @@ async def test_join_leave_join_in_one_burst_replays_once(make_server):
 
 
 async def test_rooms_per_connection_are_capped(make_server):
-    server = make_server("--rate", "0")
+    server = make_server("--rate", "0", "--max-rooms", "100")
+    status, info = http("GET", server.http + "/api/info")
+    assert status == 200 and info["max_rooms"] == 100, info  # clients learn it (1000 by default)
     _, token = register(server)
     c = await Client.connect(server, token)
     prefix = unique("cap")

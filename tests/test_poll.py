@@ -44,6 +44,8 @@ from tests.access_support import (
 )
 from tests.support import PASSWORD, ServerProcess, http, register, send_all, unique
 
+SHARED_SERVER_FLAGS = ("--max-rooms", "100")  # the room limit of a poll (1000 by default), small enough to reach
+
 ROOM_EVENTS = ("message", "member", "topic")  # frames that take a seq in the room log
 MAX_EVENTS = 1000  # per answer
 SEQ_MAX = 2**63 - 1
@@ -701,6 +703,7 @@ async def test_a_bad_poll_body_is_400(shared_server, prober, polls, case):
 
 
 async def test_101_rooms_are_400_and_100_are_fine(shared_server, prober, polls):
+    """With --max-rooms 100."""
     _, token, rooms = prober
     poller = polls(shared_server, token)
     too_many = await poller.get(dict.fromkeys(rooms, 0))

@@ -670,3 +670,72 @@ async def test_release_040_a_token_can_be_signed_out_alone(make_server, release_
     server.restart()
     assert http("GET", server.http + "/api/me", token=first)[0] == 401
     assert http("GET", server.http + "/api/me", token=second)[0] == 200
+
+
+def _run_sql(db_url: str, statements: list[tuple[str, tuple]]) -> None:
+    """Write rows as the previous release could have (raw SQL on its schema), before this release opens it."""
+    if db_url.startswith("sqlite:///"):
+        import sqlite3
+
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+        with conn:
+            for sql, args in statements:
+                conn.execute(sql, args)
+        conn.close()
+        return
+    import asyncpg
+
+    base, _, query = db_url.partition("?")
+    schema = urllib.parse.parse_qs(query)["search_path"][0]
+
+    async def run() -> None:
+        conn = await asyncpg.connect(base)
+        try:
+            await conn.execute(f'SET search_path TO "{schema}"')
+            for sql, args in statements:
+                numbers = iter(range(1, 99))
+                await conn.execute(re.sub(r"\?", lambda _m: f"${next(numbers)}", sql), *args)  # noqa: B023
+        finally:
+            await conn.close()
+
+    run_sync(run())
+
+
+async def test_release_040_rooms_differing_only_in_case_get_one_lower_case_name_each(make_server, release_040_db):
+    """Release 0.4.0 kept `General` and `general` apart; schema version 8 gives every room its lower-case name.
+    The room already in lower case keeps it, `General` becomes `general-2` with its log and members, `Design`
+    becomes `design`; any spelling finds a room from then on."""
+    late = 1_900_000_000_000  # created after everything in the fixture
+    rows: list[tuple[str, tuple]] = []
+    for room, text in (("General", "in the capital-G room"), ("Design", "mockups attached")):
+        rows += [
+            ("INSERT INTO rooms (name, last_seq, created_ms, visibility, topic) VALUES (?, 2, ?, 'public', '')",
+             (room, late)),
+            ("INSERT INTO members (room, username, state, role, muted, last_read, notify) "
+             "VALUES (?, 'carol', 'member', 'owner', 0, 2, 'all')", (room,)),
+            ("INSERT INTO events (room, seq, kind, sender, text, ts, client_id, data) "
+             "VALUES (?, 1, 'member', 'carol', '', ?, ?, ?)",
+             (room, late, f"created-{room}", '{"user":"carol","action":"created"}')),
+            ("INSERT INTO events (room, seq, kind, sender, text, ts, client_id, data) "
+             "VALUES (?, 2, 'message', 'carol', ?, ?, ?, NULL)", (room, text, late + 1, f"msg-{room}")),
+        ]
+    _run_sql(release_040_db, rows)
+
+    server = make_server("--rate", "0", db=release_040_db)
+    carol = _tokens_040(server)["carol"]
+    before = rest_events(server, carol, "general")
+    assert [e["seq"] for e in before] == [seq for seq, *_ in LOG_040["general"]]  # untouched
+    for spelling in ("general-2", "General-2", "GENERAL-2"):
+        log = rest_events(server, carol, spelling)
+        assert [(e["seq"], e["type"], e.get("text")) for e in log] == [
+            (1, "member", None), (2, "message", "in the capital-G room")], log
+    for spelling in ("design", "Design", "DESIGN"):
+        assert [e.get("text") for e in rest_events(server, carol, spelling)] == [None, "mockups attached"]
+    status, mine = http("GET", server.http + "/api/me/rooms", token=carol)
+    assert status == 200, mine
+    names = {r["name"] for r in mine["rooms"]}
+    assert {"general", "general-2", "design"} <= names and not {"General", "Design"} & names, names
+    # a new message through any spelling lands in the one room
+    status, sent = http("POST", server.http + "/api/rooms/GENERAL-2/messages",
+                        {"text": "after the upgrade", "client_id": "up-1"}, token=carol)
+    assert status == 201 and sent["seq"] == 3, sent

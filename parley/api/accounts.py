@@ -18,7 +18,7 @@ def _invite(invite: Invite) -> dict[str, object]:
 async def info(request: web.Request) -> web.Response:
     s = request.app[SERVICE].settings
     return json_response({"registration": s.registration, "room_creation": s.room_creation, "max_text": s.max_text,
-                          "max_upload": s.max_upload})
+                          "max_upload": s.max_upload, "max_rooms": s.max_rooms})
 
 
 async def register(request: web.Request) -> web.Response:

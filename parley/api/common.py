@@ -10,7 +10,7 @@ from aiohttp import web
 
 from parley.auth import Bearer, InvalidToken
 from parley.protocol import ErrorCode, encode
-from parley.protocol.names import MAX_SEQ, valid_room
+from parley.protocol.names import MAX_SEQ, room_key, valid_room
 from parley.service import AccountError, ChatService, Refused
 from parley.store import StoreRejected, StoreUnavailable
 
@@ -87,7 +87,7 @@ def room_param(request: web.Request) -> str:
     room = request.match_info["room"]
     if not valid_room(room):
         raise fail(400, "bad_request", "room must be 1-64 characters of letters, digits, '.', '_' or '-'")
-    return room
+    return room_key(room)
 
 
 def int_param(request: web.Request, name: str, default: int | None, low: int) -> int | None:

@@ -11,9 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from parley.api.common import MAX_DIGITS, STATUS, caller, caller_token, fail, no_content, read_body
-from parley.protocol.names import MAX_SEQ, valid_room
-from parley.session.session import MAX_ROOMS
+from parley.api.common import MAX_DIGITS, SERVICE, STATUS, caller, caller_token, fail, no_content, read_body
+from parley.protocol.names import MAX_SEQ, room_key, valid_room
 from parley.transports.poll import Cursors, Pollers, RoomRefused
 
 POLLERS = web.AppKey("pollers", Pollers)
@@ -30,17 +29,17 @@ def _cursor(room: object, seq: object) -> tuple[str, int | None]:
     if not isinstance(room, str) or not valid_room(room):
         raise _bad("each room must be 1-64 characters of letters, digits, '.', '_' or '-'")
     if seq is None:
-        return room, None
+        return room_key(room), None
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
         raise _bad(f"the cursor of {room!r} must be an integer from 0 to 2^63-1")
-    return room, seq
+    return room_key(room), seq
 
 
-def _cursors(entries: list[tuple[object, object]]) -> Cursors:
+def _cursors(entries: list[tuple[object, object]], limit: int) -> Cursors:
     if not entries:
         raise _bad("name at least one room to poll: rooms=general:42,dev:17")
-    if len(entries) > MAX_ROOMS:
-        raise _bad(f"a poll may name at most {MAX_ROOMS} rooms")
+    if len(entries) > limit:
+        raise _bad(f"a poll may name at most {limit} rooms")
     out: dict[str, int | None] = {}
     for room, seq in entries:
         name, cursor = _cursor(room, seq)
@@ -50,7 +49,7 @@ def _cursors(entries: list[tuple[object, object]]) -> Cursors:
     return out
 
 
-def _query_rooms(raw: str | None) -> Cursors:
+def _query_rooms(raw: str | None, limit: int) -> Cursors:
     if raw is None or not raw:
         raise _bad("name at least one room to poll: rooms=general:42,dev:17")
     entries: list[tuple[object, object]] = []
@@ -59,7 +58,7 @@ def _query_rooms(raw: str | None) -> Cursors:
         if sep and not (seq.isascii() and seq.isdigit() and len(seq) <= MAX_DIGITS):
             raise _bad(f"the cursor of {room!r} must be an integer from 0 to 2^63-1")
         entries.append((room, int(seq) if sep else None))
-    return _cursors(entries)
+    return _cursors(entries, limit)
 
 
 def _timeout(raw: object) -> float:
@@ -98,7 +97,7 @@ async def _poll(request: web.Request, cursors: Cursors, timeout: float, client: 
 
 async def poll_get(request: web.Request) -> web.Response:
     q = request.query
-    cursors = _query_rooms(q.get("rooms"))
+    cursors = _query_rooms(q.get("rooms"), request.app[SERVICE].settings.max_rooms)
     return await _poll(request, cursors, _timeout(q.get("timeout")), _client(q.get("client")))
 
 
@@ -107,7 +106,7 @@ async def poll_post(request: web.Request) -> web.Response:
     rooms = body.get("rooms")
     if not isinstance(rooms, dict):
         raise _bad('rooms must be an object: {"general": 42, "dev": null}')
-    cursors = _cursors(list(rooms.items()))
+    cursors = _cursors(list(rooms.items()), request.app[SERVICE].settings.max_rooms)
     timeout = body.get("timeout")
     if isinstance(timeout, str):
         raise _bad("timeout must be a number of seconds")

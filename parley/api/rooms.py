@@ -23,9 +23,12 @@ from parley.protocol.names import (
     HISTORY_LIMIT_DEFAULT,
     HISTORY_LIMIT_MAX,
     MAX_SEQ,
+    MAX_TOPIC,
+    NUL,
     SEARCH_OFFSET_MAX,
     SEARCH_PAGE,
     SEARCH_PAGE_MAX,
+    room_key,
     valid_client_id,
     valid_room,
 )
@@ -44,7 +47,10 @@ async def directory(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", ROOMS_PAGE_DEFAULT, 1) or 1
     if limit > ROOMS_PAGE_MAX:
         raise fail(400, "bad_request", f"limit must be at most {ROOMS_PAGE_MAX}")
-    rooms, following = await request.app[SERVICE].directory(after, limit)
+    words = request.query.get("q", "").strip()
+    if len(words) > MAX_TOPIC or NUL in words:
+        raise fail(400, "bad_request", f"q must be at most {MAX_TOPIC} characters, without U+0000")
+    rooms, following = await request.app[SERVICE].directory(after and room_key(after), limit, words)
     return json_response({"rooms": [{"name": r.name, "topic": r.topic, "members": r.members, "last_seq": r.last_seq}
                                     for r in rooms], "next": following})
 
@@ -197,6 +203,7 @@ async def search(request: web.Request) -> web.Response:
     room = q.get("room")
     if room is not None and not valid_room(room):
         raise fail(400, "bad_request", "room must be a room name")
+    room = room and room_key(room)
     limit = int_param(request, "limit", SEARCH_PAGE, 1) or SEARCH_PAGE
     if limit > SEARCH_PAGE_MAX:
         raise fail(400, "bad_request", f"limit must be at most {SEARCH_PAGE_MAX}")

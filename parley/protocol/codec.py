@@ -9,6 +9,7 @@ import msgspec
 
 from parley.protocol.codes import ErrorCode
 from parley.protocol.frames import ClientFrame, Error, Ref
+from parley.protocol.names import room_key
 
 _decoder = msgspec.json.Decoder(ClientFrame)
 _any_decoder = msgspec.json.Decoder()
@@ -42,13 +43,17 @@ class ProtocolError(Exception):
 def decode_client_frame(data: bytes | str) -> ClientFrame:
     """Parse one client frame; raise ProtocolError(bad_request) with a readable reason."""
     try:
-        return _decoder.decode(data)
+        frame = _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _explain(exc, data), _salvage_ref(data)) from None
     except UnicodeDecodeError:  # bytes with invalid UTF-8 inside a JSON string
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid UTF-8") from None
     except RecursionError:  # msgspec's depth limit: thousands of nested arrays or objects
         raise ProtocolError(ErrorCode.BAD_REQUEST, TOO_DEEP) from None
+    room = getattr(frame, "room", None)
+    if room is not None and not room.islower() and room != room.lower():  # islower: the common case, fast
+        frame = msgspec.structs.replace(frame, room=room_key(room))
+    return frame
 
 
 def _explain(exc: msgspec.DecodeError, data: bytes | str) -> str:

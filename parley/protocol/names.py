@@ -37,6 +37,12 @@ def valid_room(name: object) -> bool:
     return isinstance(name, str) and ROOM_RE.fullmatch(name) is not None
 
 
+def room_key(name: str) -> str:
+    """The one spelling of a room name: names are case-insensitive and kept in lower case (`General` is
+    `general`), wherever they come in (frames, REST paths and bodies, polls, the CLI)."""
+    return name.lower()
+
+
 def username_problem(name: object) -> str | None:
     """Why `name` cannot be a username, or None when it can."""
     if not isinstance(name, str) or not name:
@@ -56,6 +62,8 @@ def password_problem(password: object) -> str | None:
         return f"password must be at least {MIN_PASSWORD} characters"
     if len(password) > MAX_PASSWORD:
         return f"password must be at most {MAX_PASSWORD} characters"
+    if not password.strip():
+        return "password must not be only spaces"
     return None
 
 ROOM_MENTION = "@room"  # a mention of everyone in the room (a user name cannot contain "@")

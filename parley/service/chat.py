@@ -169,10 +169,11 @@ class ChatService:
         decide(action, known[0], room, known[1], admin)
         return True
 
-    async def directory(self, after: str | None = None, limit: int = 100) -> tuple[list[RoomInfo], str | None]:
-        """A page of the public rooms in name order after `after`, and the cursor of the next page (None at
-        the end)."""
-        page = await self._store.directory(after, limit)
+    async def directory(self, after: str | None = None, limit: int = 100,
+                        words: str = "") -> tuple[list[RoomInfo], str | None]:
+        """A page of the public rooms in name order after `after` (whose name or topic contains `words`, when
+        given), and the cursor of the next page (None at the end)."""
+        page = await self._store.directory(after, limit, words)
         return page, page[-1].name if len(page) == limit else None
 
     def admit_join(self, user: str) -> None:

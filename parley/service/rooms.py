@@ -17,7 +17,7 @@ from parley.broker import Broker
 from parley.protocol import ErrorCode, encode
 from parley.protocol.events import EventKind, MemberAction, member_data
 from parley.protocol.frames import MembershipChanged, ReadMarker
-from parley.protocol.names import DM_MAX_USERS, DM_PREFIX, MAX_REASON, MAX_TOPIC, NUL, valid_room
+from parley.protocol.names import DM_MAX_USERS, DM_PREFIX, MAX_REASON, MAX_TOPIC, NUL, room_key, valid_room
 from parley.service.access import SingleFlight
 from parley.service.policy import RANK, ROLES, Action, Refused, decide, may_act_on, not_found
 from parley.store import (
@@ -176,6 +176,7 @@ class Rooms:
         if not valid_room(name):
             raise Refused(ErrorCode.BAD_REQUEST, "name must be 1-64 characters of letters, digits, '.', '_' or '-'")
         assert isinstance(name, str)
+        name = room_key(name)
         if name.startswith(DM_PREFIX):
             raise Refused(ErrorCode.CONFLICT, f"the name {name!r} is not available: names starting with "
                                               f"{DM_PREFIX!r} are for direct messages")

@@ -45,7 +45,6 @@ from parley.protocol.names import HISTORY_LIMIT_MAX
 from parley.service.policy import Refused
 from parley.session import catchup
 from parley.session.dispatch import handles
-from parley.session.session import MAX_ROOMS
 from parley.store import Saved, StoreRejected, StoreUnavailable
 from parley.transports.sink import Disconnect, unauthenticated
 
@@ -166,8 +165,9 @@ def join(session: Session, frame: Join) -> None:
     room = frame.room
     if room in session.catching_up:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"already joining {room!r}", frame.ref)
-    if room not in session.rooms and len(session.rooms) >= MAX_ROOMS:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"a connection may be in at most {MAX_ROOMS} rooms; "
+    limit = session.service.settings.max_rooms
+    if room not in session.rooms and len(session.rooms) >= limit:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"a connection may be in at most {limit} rooms; "
                             "leave one first", frame.ref)
     session.service.admit_join(session.user)
     catchup.follow(session, frame)

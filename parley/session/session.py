@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("parley.session")
 
-MAX_ROOMS = 100  # rooms one connection may be in at once
 MAX_HELD = 100  # frames kept while `auth` waits for the store; a client should wait for `ready` anyway
 
 

@@ -258,8 +258,9 @@ class Store(ABC):
         """Rooms in name order, those after `after` (a page's last name), at most `limit`."""
 
     @abstractmethod
-    async def directory(self, after: str | None, limit: int) -> list[RoomInfo]:
-        """Public rooms in name order after `after`, at most `limit`, with their topic and member count."""
+    async def directory(self, after: str | None, limit: int, words: str = "") -> list[RoomInfo]:
+        """Public rooms in name order after `after`, at most `limit`, with their topic and member count; with
+        `words`, only rooms whose name or topic contains them (case-insensitive)."""
 
     @abstractmethod
     async def room(self, name: str) -> RoomRecord | None:

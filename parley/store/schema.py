@@ -301,6 +301,29 @@ def _v7(conn: Connection) -> None:
     v7.create_all(conn)
 
 
+ROOM_TABLES = ("members", "events", "reactions", "files", "calls")  # tables with a `room` column (v8)
+
+
+def _v8(conn: Connection) -> None:
+    """Room names are case-insensitive, kept in lower case (as Slack's are): every room gets its lower-case
+    name. Rooms that differed only in case (`General` beside `general`) cannot all have it: a room named in
+    lower case already keeps its name, then the oldest takes it; the others become `general-2` (or -3 ...),
+    their logs, members, files and calls with them."""
+    names = [r[0] for r in conn.execute(text("SELECT name FROM rooms ORDER BY created_ms, name"))]
+    taken = {n for n in names if n == n.lower()}
+    for name in names:
+        if name == name.lower():
+            continue
+        new, n = name.lower(), 2
+        while new in taken:
+            suffix = f"-{n}"
+            new, n = name.lower()[:64 - len(suffix)] + suffix, n + 1
+        taken.add(new)
+        conn.execute(text("UPDATE rooms SET name = :new WHERE name = :old"), {"new": new, "old": name})
+        for table in ROOM_TABLES:
+            conn.execute(text(f"UPDATE {table} SET room = :new WHERE room = :old"), {"new": new, "old": name})
+
+
 PG_SEARCH_TEXT = "to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
 
 # One token list for both backends: words only, so no query syntax of either reaches the database.
@@ -326,5 +349,5 @@ SEARCH_INDEX = {
 }
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 LATEST = len(MIGRATIONS)

@@ -275,13 +275,17 @@ class SqlStore(Store):
         async with self._begin() as conn:
             return [RoomInfo(name=r[0], last_seq=r[1]) for r in await conn.execute(query)]
 
-    async def directory(self, after: str | None, limit: int) -> list[RoomInfo]:
+    async def directory(self, after: str | None, limit: int, words: str = "") -> list[RoomInfo]:
         count = (select(func.count()).select_from(members)
                  .where(and_(members.c.room == rooms.c.name, members.c.state == "member")).scalar_subquery())
         query = (select(rooms.c.name, rooms.c.last_seq, rooms.c.topic, count).where(rooms.c.visibility == "public")
                  .order_by(rooms.c.name).limit(limit))
         if after is not None:
             query = query.where(rooms.c.name > after)
+        if words:
+            words = words.lower()
+            query = query.where(or_(rooms.c.name.contains(words, autoescape=True),
+                                    func.lower(rooms.c.topic).contains(words, autoescape=True)))
         async with self._begin() as conn:
             return [RoomInfo(name=r[0], last_seq=r[1], topic=r[2], members=r[3]) for r in await conn.execute(query)]
 

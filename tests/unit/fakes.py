@@ -322,10 +322,11 @@ class FakeStore(Store):
         await self._enter("set_read")
         self.read[(room, user)] = max(self.read.get((room, user), 0), seq)
 
-    async def directory(self, after: str | None, limit: int) -> list[RoomInfo]:
+    async def directory(self, after: str | None, limit: int, words: str = "") -> list[RoomInfo]:
         await self._enter("directory")
         names = sorted(n for n in set(self.logs) | set(self.records)
-                       if self._record(n).visibility == "public" and (after is None or n > after))
+                       if self._record(n).visibility == "public" and (after is None or n > after)
+                       and (words.lower() in n or words.lower() in self._record(n).topic.lower()))
         return [RoomInfo(name=n, last_seq=self.head(n)) for n in names[:limit]]
 
     async def get_user(self, name: str) -> User | None:
