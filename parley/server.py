@@ -9,8 +9,6 @@ import signal
 import ssl
 import sys
 import time
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +17,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from parley.api import SERVICE, add_routes, error_middleware
 from parley.api.cors import cors_middleware
 from parley.api.poll import POLLERS
+from parley.api.webapp import add_webapp_routes
 from parley.config import Settings, redact
 from parley.metrics import render
 from parley.service import ChatService
@@ -35,7 +34,6 @@ log = logging.getLogger("parley")
 
 CONNECTIONS = web.AppKey("connections", Connections)
 WS_ROUTES = web.AppKey("ws_routes", dict)
-WEB_DIR = Path(str(resources.files("parley") / "web"))
 
 
 def build_app(settings: Settings, service: ChatService | None = None) -> web.Application:
@@ -71,19 +69,11 @@ def build_app(settings: Settings, service: ChatService | None = None) -> web.App
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=render(service, connections), content_type="text/plain")
 
-    async def index(request: web.Request) -> web.StreamResponse:
-        page = WEB_DIR / "index.html"
-        if not page.exists():
-            return web.Response(text="Parley is running. The web client is not installed.\n")
-        return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
-
     app.router.add_get("/ws", chat_socket)
     if settings.echo_path:
         app.router.add_get(settings.echo_path, echo_socket)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/", index)
-    if WEB_DIR.is_dir():
-        app.router.add_static("/static/", WEB_DIR, append_version=False)
+    add_webapp_routes(app)
     add_routes(app)
 
     async def startup(app: web.Application) -> None:
