@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from parley.service.rooms import dm_name
 from parley.store.schema import LATEST
 from tests.scale.services import postgres_url, run_sync, with_query
 from tests.support import Client, download, http, rest_events, rest_messages, upload
@@ -739,3 +740,28 @@ async def test_release_040_rooms_differing_only_in_case_get_one_lower_case_name_
     status, sent = http("POST", server.http + "/api/rooms/GENERAL-2/messages",
                         {"text": "after the upgrade", "client_id": "up-1"}, token=carol)
     assert status == 201 and sent["seq"] == 3, sent
+
+
+async def test_v8_turns_a_squatted_upper_case_dm_name_into_the_real_dm(make_server, release_040_db):
+    """0.4.0 refused names starting with "dm." only in lower case, so anyone could create the public room
+    `DM.<hash>` whose lower-case name is the (predictable) DM name of two other users. v8 renames it
+    `dm-<hash>`: opening that DM later makes a real DM of the two, and the squatter is not in it."""
+    dm = dm_name(["carol", "Dana.Lee"])
+    squat = "DM." + dm.removeprefix("dm.")
+    _run_sql(release_040_db, [
+        ("INSERT INTO rooms (name, last_seq, created_ms, visibility, topic) VALUES (?, 1, ?, 'public', '')",
+         (squat, 1_900_000_000_000)),
+        ("INSERT INTO members (room, username, state, role, muted, last_read, notify) "
+         "VALUES (?, 'Bob', 'member', 'owner', 0, 1, 'all')", (squat,)),
+        ("INSERT INTO events (room, seq, kind, sender, text, ts, client_id, data) "
+         "VALUES (?, 1, 'member', 'Bob', '', ?, ?, ?)",
+         (squat, 1_900_000_000_000, "squat-1", '{"user":"Bob","action":"created"}')),
+    ])
+    server = make_server("--rate", "0", db=release_040_db)
+    carol = _tokens_040(server)["carol"]
+    status, view = http("POST", server.http + "/api/dms", {"users": ["Dana.Lee"]}, token=carol)
+    assert status in (200, 201), view
+    status, members = http("GET", f"{server.http}/api/rooms/{view['name']}/members", token=carol)
+    assert status == 200, members
+    assert view.get("visibility") == "dm", view
+    assert "Bob" not in str(members), members

@@ -60,7 +60,7 @@ class Accounts:
         self._sessions = sessions
         self.tokens: Tokens | None = None
         self._known: dict[str, Known] = {}
-        self._revoked: dict[str, str] = {}  # token id -> user, of tokens revoked one by one and not yet expired
+        self._revoked: dict[str, int] = {}  # token id -> expiry (ms), of tokens revoked one by one
         self._hashing = HashPool()
         self._failed_accounts = FailedLogins(ACCOUNT_FAILURES)
         self._failed_addresses = FailedLogins(ADDRESS_FAILURES)
@@ -69,7 +69,7 @@ class Accounts:
     async def start(self) -> None:
         secret = await self._store.secret("token_secret", secrets.token_bytes(32))
         self.tokens = Tokens(secret, self.settings.token_ttl)
-        self._revoked = await self._store.revoked_tokens(int(time.time() * 1000))
+        await self._load_revoked()
 
     # creating and signing in ------------------------------------------------------------------------
 
@@ -232,7 +232,7 @@ class Accounts:
         if not bearer.token_id:  # made before tokens had ids: only signing out everywhere can revoke it
             raise AccountError(400, "bad_request", 'this token cannot be revoked alone: send {"everywhere": true}')
         await self._store.revoke_token(bearer.token_id, bearer.user, bearer.expires * 1000)
-        self._revoked[bearer.token_id] = bearer.user
+        self._revoked[bearer.token_id] = bearer.expires * 1000
         self._broker.publish_user(bearer.user)
 
     async def sign_out_everywhere(self, user: str) -> None:
@@ -255,10 +255,10 @@ class Accounts:
         """The broker says `user`'s tokens were revoked: forget what is known and end the sessions whose token
         is older than the account's generation."""
         self._known.pop(user, None)
-        if self._sessions.of(user):
-            task = asyncio.get_running_loop().create_task(self._end_stale_quietly(user))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        # even with no session of the user here: REST and new connections must know the revoked token ids
+        task = asyncio.get_running_loop().create_task(self._end_stale_quietly(user))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _end_stale_quietly(self, user: str) -> int:
         try:
@@ -267,11 +267,18 @@ class Accounts:
             log.warning("cannot check %s's tokens now: %s", user, exc)
             return 0
 
+    async def _load_revoked(self) -> None:
+        """Add the token ids revoked on any node; never drop one that has not expired (a sign-out on this node
+        may have added it after the read began)."""
+        now = int(time.time() * 1000)
+        loaded = await self._store.revoked_tokens(now)
+        self._revoked = {t: e for t, e in (self._revoked | loaded).items() if e > now}
+
     async def end_stale_sessions(self, users: list[str] | None = None) -> int:
         """End the live sessions of accounts that no longer exist or whose token was revoked (on any node or
         from the CLI); how many users had such sessions."""
-        self._revoked = await self._store.revoked_tokens(int(time.time() * 1000))  # also for REST on this node
-        users = self._sessions.users() if users is None else users
+        await self._load_revoked()  # also for REST on this node
+        users = self._sessions.users() if users is None else [u for u in users if self._sessions.of(u)]
         if not users:
             return 0
         gens = await self._store.token_gens(users)

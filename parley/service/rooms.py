@@ -221,6 +221,9 @@ class Rooms:
             await self._create(RoomRecord(room, "dm", "", 0), dict.fromkeys(people, MEMBER),
                                [self._member_event(room, user, user, MemberAction.CREATED)])
         except RoomExists:
+            existing = await self._store.room(room)
+            if existing is None or existing.visibility != "dm":  # never join people into another kind of room
+                raise Refused(ErrorCode.CONFLICT, "this direct message cannot be opened: ask an admin") from None
             standing = await self._store.standing(room, user)
             if standing is None or standing.state != "member":  # they had left: back in
                 await self._apply(RoomChange(room=room, user=user, expected=standing, standing=MEMBER,

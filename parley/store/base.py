@@ -212,8 +212,8 @@ class Store(ABC):
         that expired are forgotten on the way."""
 
     @abstractmethod
-    async def revoked_tokens(self, now_ms: int) -> dict[str, str]:
-        """The ids of tokens revoked one by one that have not expired by `now_ms`, each with its user."""
+    async def revoked_tokens(self, now_ms: int) -> dict[str, int]:
+        """The ids of tokens revoked one by one that have not expired by `now_ms`, each with its expiry."""
 
     @abstractmethod
     async def token_gens(self, names: list[str]) -> dict[str, int]:

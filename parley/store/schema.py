@@ -308,16 +308,20 @@ def _v8(conn: Connection) -> None:
     """Room names are case-insensitive, kept in lower case (as Slack's are): every room gets its lower-case
     name. Rooms that differed only in case (`General` beside `general`) cannot all have it: a room named in
     lower case already keeps its name, then the oldest takes it; the others become `general-2` (or -3 ...),
-    their logs, members, files and calls with them."""
-    names = [r[0] for r in conn.execute(text("SELECT name FROM rooms ORDER BY created_ms, name"))]
-    taken = {n for n in names if n == n.lower()}
-    for name in names:
+    their logs, members, files and calls with them. A room that is not a direct message but would get a DM's
+    name (`DM.<hash>`, which 0.4.0 let anyone create) becomes `dm-<hash>`: it must not turn into a DM."""
+    rows = list(conn.execute(text("SELECT name, visibility FROM rooms ORDER BY created_ms, name")))
+    taken = {n for n, _ in rows if n == n.lower()}
+    for name, visibility in rows:
         if name == name.lower():
             continue
-        new, n = name.lower(), 2
+        base = name.lower()
+        if base.startswith("dm.") and visibility != "dm":
+            base = "dm-" + base[3:]
+        new, n = base, 2
         while new in taken:
             suffix = f"-{n}"
-            new, n = name.lower()[:64 - len(suffix)] + suffix, n + 1
+            new, n = base[:64 - len(suffix)] + suffix, n + 1
         taken.add(new)
         conn.execute(text("UPDATE rooms SET name = :new WHERE name = :old"), {"new": new, "old": name})
         for table in ROOM_TABLES:

@@ -100,6 +100,10 @@ class SqlStore(Store):
     @abstractmethod
     def _make_engine(self) -> AsyncEngine: ...
 
+    def _lower(self, column: Any) -> Any:
+        """`column` in lower case, for every letter (not only ASCII)."""
+        return func.lower(column)
+
     @abstractmethod
     def _insert_ignore(self, table: Any) -> Any:
         """An INSERT that skips rows whose key already exists."""
@@ -237,9 +241,9 @@ class SqlStore(Store):
             await conn.execute(self._insert_ignore(revoked_tokens).values(token_id=token_id, username=user,
                                                                            expires_ms=expires_ms))
 
-    async def revoked_tokens(self, now_ms: int) -> dict[str, str]:
+    async def revoked_tokens(self, now_ms: int) -> dict[str, int]:
         async with self._begin() as conn:
-            rows = await conn.execute(select(revoked_tokens.c.token_id, revoked_tokens.c.username)
+            rows = await conn.execute(select(revoked_tokens.c.token_id, revoked_tokens.c.expires_ms)
                                       .where(revoked_tokens.c.expires_ms > now_ms))
             return {r[0]: r[1] for r in rows}
 
@@ -285,7 +289,7 @@ class SqlStore(Store):
         if words:
             words = words.lower()
             query = query.where(or_(rooms.c.name.contains(words, autoescape=True),
-                                    func.lower(rooms.c.topic).contains(words, autoescape=True)))
+                                    self._lower(rooms.c.topic).contains(words, autoescape=True)))
         async with self._begin() as conn:
             return [RoomInfo(name=r[0], last_seq=r[1], topic=r[2], members=r[3]) for r in await conn.execute(query)]
 

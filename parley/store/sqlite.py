@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -88,11 +88,17 @@ class SqliteStore(SqlStore):
             for pragma in self.pragmas:
                 cur.execute(pragma)
             cur.close()
+            # SQLite's own lower() changes only ASCII letters; Python's knows all of Unicode, as PostgreSQL does
+            dbapi_conn.create_function("unicode_lower", 1, lambda s: s.lower() if isinstance(s, str) else s,
+                                       deterministic=True)
 
         return engine
 
     def _insert_ignore(self, table: Any) -> Any:
         return sqlite_insert(table).on_conflict_do_nothing()
+
+    def _lower(self, column: Any) -> Any:
+        return func.unicode_lower(column)
 
     async def open(self) -> None:
         await super().open()

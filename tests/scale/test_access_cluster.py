@@ -6,6 +6,8 @@ with 4401."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.access_support import (
@@ -147,3 +149,26 @@ async def test_revoking_on_one_node_closes_the_connections_on_both(nodes):
     for node in (a_node, b_node):
         status, me = api(node, "GET", "/api/me", renewed["token"])
         assert status == 200 and me["user"] == changing, me
+
+
+async def test_signed_out_token_is_refused_at_once_by_a_node_without_sessions_of_the_user(nodes):
+    """A node where the user has no live session (it served that device over REST only) refuses the
+    signed-out token as soon as the broker tells it, not at its next periodic check."""
+    a_node, b_node = nodes
+    (name, leaving), = register_many(a_node, [None])
+    status, second = api(a_node, "POST", "/api/login", None, {"username": name, "password": PASSWORD})
+    assert status == 200, second
+    staying = second["token"]
+    keeper = await Client.connect(a_node, staying)  # a live session on node A only
+    assert api(b_node, "GET", "/api/me", leaving)[0] == 200  # node B knows the token
+
+    status, answer = api(a_node, "POST", "/api/me/signout", leaving, {})
+    assert status == 204, answer
+    assert api(a_node, "GET", "/api/me", leaving)[0] == 401
+    for _ in range(50):  # node B hears of it through the broker (well before its periodic check, 20 s away)
+        status, answer = api(b_node, "GET", "/api/me", leaving)
+        if status == 401:
+            break
+        await asyncio.sleep(0.1)
+    assert status == 401, f"node B still accepts the signed-out token: {status} {answer}"
+    await close_all(keeper)

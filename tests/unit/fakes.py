@@ -232,9 +232,9 @@ class FakeStore(Store):
         await self._enter("revoke_token")
         self.revoked[token_id] = (user, expires_ms)
 
-    async def revoked_tokens(self, now_ms: int) -> dict[str, str]:
+    async def revoked_tokens(self, now_ms: int) -> dict[str, int]:
         await self._enter("revoked_tokens")
-        return {t: user for t, (user, expires) in self.revoked.items() if expires > now_ms}
+        return {t: expires for t, (_, expires) in self.revoked.items() if expires > now_ms}
 
     async def token_gens(self, names: list[str]) -> dict[str, int]:
         await self._enter("token_gens")
