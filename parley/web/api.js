@@ -11,6 +11,11 @@ export class ApiError extends Error {
 }
 
 export const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Room names ignore case and are kept in lower case, as the server keeps them: `General` is `general`. */
+export function roomKey(name) {
+  return name.toLowerCase();
+}
 export const USER_RE = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** Words for an error the server gave for something the user asked for: "<what>: <why>". */
@@ -95,6 +100,11 @@ export function changePassword(token, password, newPassword) {
   return request("POST", "/api/me/password", { token, body: { password, new_password: newPassword } });
 }
 
+/** This token stops working (on every node); the account's other devices stay signed in. */
+export function signOut(token) {
+  return request("POST", "/api/me/signout", { token, body: {} });
+}
+
 /** Every token of the account stops working, this one too. */
 export function signOutEverywhere(token) {
   return request("POST", "/api/me/signout", { token, body: { everywhere: true } });
@@ -115,8 +125,8 @@ export async function myRooms(token) {
 }
 
 /** One page of the directory of public rooms: {rooms: [{name, topic, members, last_seq}], next}. */
-export async function directory(token, { after = null, limit = 100 } = {}) {
-  const q = after ? `?after=${enc(after)}&limit=${limit}` : `?limit=${limit}`;
+export async function directory(token, { after = null, limit = 100, q: words = "" } = {}) {
+  const q = `?limit=${limit}${after ? `&after=${enc(after)}` : ""}${words ? `&q=${enc(words)}` : ""}`;
   const data = await request("GET", `/api/rooms${q}`, { token });
   return {
     rooms: Array.isArray(data && data.rooms) ? data.rooms.filter((r) => r && typeof r.name === "string") : [],

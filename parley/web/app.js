@@ -3,8 +3,8 @@
 // no account creation when it is closed); sign-out and expired sessions reload the page clean.
 
 import { login, register, serverInfo } from "./api.js";
-import { Chat } from "./chat.js";
-import { clearSession, loadSession, saveSession, setNotice, takeNotice } from "./session.js";
+import { Chat, SIGNED_OUT_ELSEWHERE } from "./chat.js";
+import { SESSION_KEY, clearSession, loadSession, saveSession, setNotice, takeNotice } from "./session.js";
 
 const USERNAME_RE = /^[A-Za-z0-9._-]{1,32}$/;
 const MIN_PASSWORD = 8;
@@ -25,6 +25,14 @@ function startChat(session) {
   });
   chat.start();
   window.parley = chat; // handy in the devtools console
+  // Signed out in another tab (the token is revoked, or only forgotten while offline): this tab follows. A
+  // new token from another tab (a new password, another account) is taken up by loading the page again.
+  window.addEventListener("storage", (ev) => {
+    if (ev.key !== null && ev.key !== SESSION_KEY) return;
+    const now = loadSession();
+    if (!now) signOut(SIGNED_OUT_ELSEWHERE);
+    else if (now.token !== session.token) location.reload();
+  });
 }
 
 function showAuth() {
@@ -118,3 +126,10 @@ function showAuth() {
 const session = loadSession();
 if (session) startChat(session);
 else showAuth();
+
+// An installable app that opens without the server (sw.js); browsers allow workers only on https or localhost.
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register("/sw.js").catch(() => {
+    // not installable here (a private window, storage blocked): the page works as before
+  });
+}

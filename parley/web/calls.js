@@ -1,14 +1,84 @@
 // calls.js — Voice and video calls in the page: WebRTC peer connections signalled over Parley's own
 // connection (docs/protocol.md "Calls": invite, answer, select_answer, candidates, negotiate, reject,
 // hangup). One call at a time on a page: a DM call rings the other people's devices; a room call is a mesh
-// that members join by inviting each party already in it (at most 6). A ringing banner with a beep loop,
-// a call panel with a tile per person (video, name, who is speaking) and controls (mute, camera, screen
-// share, hang up), ICE restarts when the network drops, and `window.parleyCalls` for tests.
+// that members join by inviting each party already in it (at most 6). A ringing banner with a ring made
+// with WebAudio (and a desktop notification when the page is hidden or unfocused; pressing call while a
+// call rings answers it), a call panel with a tile per person (video, name, who is speaking) and controls
+// (mute, camera, screen share, device choice, hang up), ICE restarts when the network drops, and
+// `window.parleyCalls` for tests (state, stats, devices, restartIce).
+// Device choice: a microphone and a camera list in the call panel (enumerateDevices, kept fresh on
+// `devicechange`); a choice replaces the outgoing track on every peer connection (replaceTrack, no
+// renegotiation) and in the own tile, and is remembered in localStorage for the next call.
 
 const MAX_PARTIES = 6;
 const BATCH_MS = 100; // candidates after the first are sent in batches this often
 const LOST_AFTER_MS = 20000; // a peer connection failing this long is given up ("Call lost")
 const SPEAKING_LEVEL = 0.02; // RMS of the audio above which a tile shows its person speaking
+const DEVICES_KEY = "parley.callDevices"; // {audioinput, videoinput}: the devices last chosen in a call
+const RING_EVERY_MS = 3000; // the ring's cadence: two short bursts, then quiet
+
+function loadDevices() {
+  try {
+    const v = JSON.parse(localStorage.getItem(DEVICES_KEY) || "{}");
+    return v && typeof v === "object" ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+function saveDevice(kind, deviceId) {
+  try {
+    localStorage.setItem(DEVICES_KEY, JSON.stringify({ ...loadDevices(), [kind]: deviceId }));
+  } catch {
+    // storage full or disabled: the choice lasts for this call only
+  }
+}
+
+/** getUserMedia constraints for one kind: the device chosen last time, or any (`true`) without one. */
+function wanted(kind) {
+  const id = loadDevices()[kind];
+  return typeof id === "string" && id ? { deviceId: { exact: id } } : true;
+}
+
+/**
+ * The microphone (and camera): the devices chosen last time, else the browser's defaults (a remembered
+ * device may be unplugged; `ideal` is not enough, Chromium weighs it below its default camera), else, for
+ * video, the microphone alone (a camera that is blocked or busy).
+ */
+async function openDevices(video) {
+  const tries = [];
+  const prefs = { audio: wanted("audioinput"), video: video && wanted("videoinput") };
+  if (prefs.audio !== true || (video && prefs.video !== true)) tries.push(prefs);
+  tries.push({ audio: true, video });
+  if (video) tries.push({ audio: true });
+  let last;
+  for (const constraints of tries) {
+    try {
+      return await navigator.mediaDevices.getUserMedia(constraints);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+async function openCamera() {
+  const pref = wanted("videoinput");
+  if (pref !== true) {
+    try {
+      return (await navigator.mediaDevices.getUserMedia({ video: pref })).getVideoTracks()[0];
+    } catch {
+      // not there any more: the default camera
+    }
+  }
+  return (await navigator.mediaDevices.getUserMedia({ video: true })).getVideoTracks()[0];
+}
+
+function trackInfo(t) {
+  if (!t) return null;
+  const settings = t.getSettings ? t.getSettings() : {};
+  return { kind: t.kind, label: t.label, deviceId: settings.deviceId || "", enabled: t.enabled, readyState: t.readyState };
+}
 
 let refCounter = 0;
 
@@ -90,6 +160,8 @@ export class Calls {
       partyId: this.partyId,
       state: () => this.debugState(),
       stats: () => this.stats(),
+      restartIce: () => this.restartIce(),
+      devices: () => this.listDevices(),
     };
   }
 
@@ -129,11 +201,16 @@ export class Calls {
     this.shareButton = button("Share screen", "button secondary small", () => this.toggleShare());
     this.hangupButton = button("Hang up", "button danger small", () => this.hangup());
     controls.append(this.muteButton, this.cameraButton, this.shareButton, this.hangupButton);
-    this.panel.append(this.statusEl, this.tiles, controls);
+    this.devicesEl = document.createElement("div");
+    this.devicesEl.className = "call-devices";
+    this.micSelect = this.deviceSelect("audioinput", "Microphone");
+    this.cameraSelect = this.deviceSelect("videoinput", "Camera");
+    this.panel.append(this.statusEl, this.tiles, controls, this.devicesEl);
     document.querySelector(".room-header").after(this.panel);
     window.addEventListener("pagehide", () => {
       if (this.call) this.hangup();
     });
+    navigator.mediaDevices?.addEventListener?.("devicechange", () => this.renderDevices());
   }
 
   /** The header buttons for the open room: hidden without one; "Join" while a call goes on there. */
@@ -143,11 +220,14 @@ export class Calls {
     this.voiceButton.hidden = !show;
     this.videoButton.hidden = !show;
     if (!room) return;
-    const live = this.liveCall(room.name);
+    // "Join": a room call going on that we are not in, or a call ringing here for this room (pressing
+    // call then answers it; in a DM only that, as a DM call we are not in is not ours to join).
+    const rung = [...this.ringing.values()].some((r) => r.room === room.name && !r.accepted);
+    const live = !this.isDm(room.name) && this.liveCall(room.name);
     const inIt = this.call && this.call.room === room.name;
     this.voiceButton.disabled = !!this.call;
     this.videoButton.disabled = !!this.call;
-    const join = live && !inIt;
+    const join = rung || (live && !inIt);
     this.voiceButton.setAttribute("aria-label", join ? "Join the call with voice" : "Start a voice call");
     this.videoButton.setAttribute("aria-label", join ? "Join the call with video" : "Start a video call");
     this.voiceButton.classList.toggle("live", !!join);
@@ -233,6 +313,10 @@ export class Calls {
   async startOrJoin(media) {
     const name = this.chat.active;
     if (!name || this.call) return;
+    // Pressing call while this room's call rings here (the other side called first, or at the same
+    // moment and their invite won the race): answer it rather than placing a second call.
+    const ring = [...this.ringing.values()].find((r) => r.room === name && !r.accepted);
+    if (ring) return this.accept(ring.id);
     const live = this.isDm(name) ? null : this.liveCall(name);
     if (live) return this.join(name, live, media);
     return this.start(name, media);
@@ -303,23 +387,20 @@ export class Calls {
       this.iceServers = [];
     }
     try {
-      call.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: call.media === "video" });
-    } catch (err) {
-      try {
-        if (call.media !== "video") throw err;
-        call.local = await navigator.mediaDevices.getUserMedia({ audio: true });
-      } catch {
-        this.chat.notify("Can't use your microphone or camera: allow them for this site and try again.");
-        this.finish(null, { quiet: true });
-        return false;
-      }
+      call.local = await openDevices(call.media === "video");
+    } catch {
+      this.chat.notify("Can't use your microphone or camera: allow them for this site and try again.");
+      this.finish(null, { quiet: true });
+      return false;
     }
     if (this.call !== call) {
       for (const t of call.local.getTracks()) t.stop();
       return false;
     }
     call.camera = call.local.getVideoTracks()[0] || null;
+    for (const t of call.local.getTracks()) this.watchTrack(call, t);
     this.addTile(call, null);
+    this.renderDevices();
     return true;
   }
 
@@ -667,7 +748,7 @@ export class Calls {
       if (!peer.failedSince) peer.failedSince = Date.now();
       // Try an ICE restart (the impolite side at once; both when it failed outright).
       const restart = () => {
-        if (this.call === call && ["disconnected", "failed"].includes(peer.pc.connectionState)) peer.pc.restartIce();
+        if (this.call === call && ["disconnected", "failed"].includes(peer.pc.connectionState)) this.restartPeer(peer);
       };
       if (state === "failed" || !peer.polite) restart();
       clearTimeout(peer.restartTimer);
@@ -682,6 +763,12 @@ export class Calls {
     }
     this.renderTile(peer);
     this.render();
+  }
+
+  /** ICE restart: new ICE credentials, offered again through `negotiate` (onnegotiationneeded). */
+  restartPeer(peer) {
+    peer.restarts = (peer.restarts || 0) + 1;
+    peer.pc.restartIce();
   }
 
   dropPeer(peer) {
@@ -738,22 +825,158 @@ export class Calls {
     if (!call || !call.local) return;
     if (!call.camera) {
       // A voice call turning video on: a new track, and a renegotiation with each peer.
+      let track;
       try {
-        const s = await navigator.mediaDevices.getUserMedia({ video: true });
-        call.camera = s.getVideoTracks()[0];
+        track = await openCamera();
       } catch {
         this.chat.notify("Can't use your camera.");
         return;
       }
+      if (this.call !== call || call.camera) {
+        track.stop(); // the call ended, or a second click got there first
+        return;
+      }
+      call.camera = track;
+      this.watchTrack(call, track);
       call.local.addTrack(call.camera);
       for (const peer of call.peers) peer.pc.addTrack(call.camera, call.local);
       call.cameraOff = false;
+      this.renderDevices();
     } else {
       call.cameraOff = !call.cameraOff;
       call.camera.enabled = !call.cameraOff;
     }
     this.renderLocal();
     this.render();
+  }
+
+  // ---- devices --------------------------------------------------------------------------------------
+
+  deviceSelect(kind, label) {
+    const wrap = document.createElement("label");
+    wrap.className = "call-device";
+    const text = document.createElement("span");
+    text.textContent = label;
+    const select = document.createElement("select");
+    select.dataset.kind = kind;
+    select.setAttribute("aria-label", label); // the wrapping label's text would take in the chosen option's
+    select.addEventListener("change", () => this.switchDevice(kind, select.value));
+    wrap.append(text, select);
+    wrap.hidden = true;
+    this.devicesEl.append(wrap);
+    return select;
+  }
+
+  async listDevices() {
+    try {
+      const all = await navigator.mediaDevices.enumerateDevices();
+      return all.filter((d) => d.kind === "audioinput" || d.kind === "videoinput").map((d) => ({ kind: d.kind, label: d.label, deviceId: d.deviceId }));
+    } catch {
+      return [];
+    }
+  }
+
+  /** The microphone and camera lists, each showing the device the call sends from (a camera only with video). */
+  async renderDevices() {
+    const call = this.call;
+    if (!this.devicesEl) return;
+    const devices = call && call.local ? await this.listDevices() : [];
+    if (this.call !== call) return;
+    const current = {
+      audioinput: call && call.local ? call.local.getAudioTracks()[0] : null,
+      videoinput: call ? call.camera : null,
+    };
+    for (const select of [this.micSelect, this.cameraSelect]) {
+      const kind = select.dataset.kind;
+      const track = current[kind];
+      const list = devices.filter((d) => d.kind === kind && d.deviceId);
+      const chosen = trackInfo(track);
+      select.replaceChildren(
+        ...list.map((d, i) => {
+          const o = document.createElement("option");
+          o.value = d.deviceId;
+          o.textContent = d.label || `${kind === "audioinput" ? "Microphone" : "Camera"} ${i + 1}`;
+          return o;
+        }),
+      );
+      // The track's device by id, or else by label (the "default" entry shares its label with the real one).
+      const match = chosen && (list.find((d) => d.deviceId === chosen.deviceId) || list.find((d) => d.label && d.label === chosen.label));
+      if (match) select.value = match.deviceId;
+      select.parentElement.hidden = !track || list.length < 2;
+    }
+    this.devicesEl.hidden = this.micSelect.parentElement.hidden && this.cameraSelect.parentElement.hidden;
+  }
+
+  /** A microphone or camera unplugged mid-call (its track ends by itself): carry on with another one. */
+  watchTrack(call, track) {
+    track.addEventListener("ended", async () => {
+      const kind = track.kind === "audio" ? "audioinput" : "videoinput";
+      const current = kind === "audioinput" ? call.local.getAudioTracks()[0] : call.camera;
+      if (this.call !== call || current !== track) return; // replaced or stopped by the page itself
+      const gone = trackInfo(track).deviceId;
+      const list = (await this.listDevices()).filter((d) => d.kind === kind && d.deviceId && d.deviceId !== gone);
+      const next = list.find((d) => d.deviceId === "default") || list[0];
+      if (next) await this.switchDevice(kind, next.deviceId, { remember: false });
+      else this.chat.notify(`Your ${kind === "audioinput" ? "microphone" : "camera"} is gone.`);
+    });
+  }
+
+  /** Send from another microphone or camera: a new track in place of the old on every peer connection. */
+  async switchDevice(kind, deviceId, { remember = true } = {}) {
+    const call = this.call;
+    if (!call || !call.local || !deviceId) return;
+    const audio = kind === "audioinput";
+    const old = audio ? call.local.getAudioTracks()[0] : call.camera;
+    if (!old) return;
+    if (trackInfo(old).deviceId === deviceId && old.readyState === "live") {
+      if (remember) saveDevice(kind, deviceId);
+      return;
+    }
+    const constraints = audio ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId } } };
+    let track;
+    try {
+      track = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks()[0];
+    } catch {
+      // Some cameras can't be open twice at once: let go of the old one and try again.
+      try {
+        old.stop();
+        track = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks()[0];
+      } catch {
+        this.chat.notify(`Can't use that ${audio ? "microphone" : "camera"}.`);
+        this.renderDevices();
+        return;
+      }
+    }
+    if (this.call !== call) {
+      track.stop();
+      return;
+    }
+    track.enabled = audio ? !call.muted : !call.cameraOff;
+    this.watchTrack(call, track);
+    call.local.removeTrack(old);
+    call.local.addTrack(track);
+    if (!audio) call.camera = track;
+    // While the screen is shared the senders carry the screen: the new camera takes over when sharing stops.
+    await Promise.all(
+      call.peers.map(async (peer) => {
+        const sender = peer.pc.getSenders().find((x) => x.track === old);
+        if (!sender) return;
+        try {
+          await sender.replaceTrack(track);
+        } catch (err) {
+          console.warn("call: cannot switch device", err);
+        }
+      }),
+    );
+    old.stop();
+    if (remember) saveDevice(kind, deviceId);
+    if (audio && this.localTile) {
+      this.meters.delete(this.localTile);
+      this.meter(this.localTile, new MediaStream([track]));
+    }
+    this.renderLocal();
+    this.render();
+    this.renderDevices();
   }
 
   async toggleShare() {
@@ -814,14 +1037,25 @@ export class Calls {
     );
     entry.el = el;
     this.banners.append(el);
+    this.renderLog();
     this.startRingSound();
-    this.chat.desktopNotifyCall?.(entry);
+    // Someone not looking at the page (another tab, another window) gets a desktop notification.
+    entry.note = this.chat.desktopNotifyCall?.(entry) || null;
   }
 
   hideRing(ring) {
     if (ring.el) ring.el.remove();
     ring.el = null;
+    if (ring.note) {
+      try {
+        ring.note.close();
+      } catch {
+        // already gone
+      }
+      ring.note = null;
+    }
     if (![...this.ringing.values()].some((r) => r.el)) this.stopRingSound();
+    this.renderLog();
   }
 
   stopRinging(callId, why) {
@@ -844,28 +1078,64 @@ export class Calls {
     return this.audio;
   }
 
+  /**
+   * The ring, made with WebAudio (no sound file): two short bursts of a 440 + 480 Hz tone every few
+   * seconds, through one gain node that is cut off the moment the ringing stops. A browser that has not
+   * let the page play sound yet (no click so far) keeps the context suspended: the first click or key
+   * press on the page resumes it while the call still rings.
+   */
   startRingSound() {
     if (this.ringTimer) return;
-    const beep = () => {
-      const ctx = this.audioContext();
-      if (!ctx) return;
-      for (const at of [0, 0.35]) {
-        const osc = ctx.createOscillator();
-        const gain = ctx.createGain();
-        osc.frequency.value = 660;
-        gain.gain.value = 0.08;
-        osc.connect(gain).connect(ctx.destination);
-        osc.start(ctx.currentTime + at);
-        osc.stop(ctx.currentTime + at + 0.25);
+    const ctx = this.audioContext();
+    if (!ctx) return;
+    const out = ctx.createGain();
+    out.gain.value = 1;
+    out.connect(ctx.destination);
+    this.ringOut = out;
+    const burst = () => {
+      if (this.ringOut !== out) return;
+      const t0 = ctx.currentTime + 0.02;
+      for (const at of [0, 0.5]) {
+        const env = ctx.createGain();
+        env.gain.setValueAtTime(0, t0 + at);
+        env.gain.linearRampToValueAtTime(0.07, t0 + at + 0.03);
+        env.gain.setValueAtTime(0.07, t0 + at + 0.37);
+        env.gain.linearRampToValueAtTime(0, t0 + at + 0.4);
+        env.connect(out);
+        for (const freq of [440, 480]) {
+          const osc = ctx.createOscillator();
+          osc.frequency.value = freq;
+          osc.connect(env);
+          osc.start(t0 + at);
+          osc.stop(t0 + at + 0.42);
+        }
       }
     };
-    beep();
-    this.ringTimer = setInterval(beep, 2000);
+    burst();
+    this.ringTimer = setInterval(burst, RING_EVERY_MS);
+    if (ctx.state !== "running") {
+      this.unlockAudio = () => {
+        if (this.audio && this.audio.state !== "running") this.audio.resume().catch(() => {});
+      };
+      for (const type of ["pointerdown", "keydown"]) window.addEventListener(type, this.unlockAudio, { once: true, capture: true });
+    }
   }
 
   stopRingSound() {
     clearInterval(this.ringTimer);
     this.ringTimer = null;
+    if (this.ringOut) {
+      try {
+        this.ringOut.disconnect();
+      } catch {
+        // already disconnected
+      }
+      this.ringOut = null;
+    }
+    if (this.unlockAudio) {
+      for (const type of ["pointerdown", "keydown"]) window.removeEventListener(type, this.unlockAudio, { capture: true });
+      this.unlockAudio = null;
+    }
   }
 
   // ---- the call panel -------------------------------------------------------------------------------
@@ -995,14 +1265,38 @@ export class Calls {
     return {
       partyId: this.partyId,
       ringing: [...this.ringing.keys()],
+      // The ring sound: on while a call rings here; audible once the browser lets the page play sound.
+      ringSound: { playing: !!this.ringTimer, audio: this.audio ? this.audio.state : "none" },
+      log: [...this.log].map(([id, e]) => ({ id, room: e.room, by: e.by, ended: e.ended })),
+      devices: loadDevices(),
       call: call && {
         id: call.id,
         room: call.room,
         status: call.status,
+        outgoing: call.outgoing,
         muted: call.muted,
-        peers: call.peers.map((p) => ({ user: p.user, party: p.party, connectionState: p.pc.connectionState })),
+        local: {
+          audio: trackInfo(call.local && call.local.getAudioTracks()[0]),
+          video: trackInfo(call.camera),
+        },
+        peers: call.peers.map((p) => ({
+          user: p.user,
+          party: p.party,
+          connectionState: p.pc.connectionState,
+          iceUfrag: (/^a=ice-ufrag:(\S+)/m.exec(p.pc.localDescription ? p.pc.localDescription.sdp : "") || [])[1] || null,
+          restarts: p.restarts || 0,
+          senders: p.pc.getSenders().filter((x) => x.track).map((x) => trackInfo(x.track)),
+        })),
       },
     };
+  }
+
+  /** The page's own ICE restart (what a network drop triggers), for tests: new ICE credentials renegotiated. */
+  restartIce() {
+    const call = this.call;
+    if (!call) return 0;
+    for (const peer of call.peers) this.restartPeer(peer);
+    return call.peers.length;
   }
 
   async stats() {

@@ -11,6 +11,7 @@
 
 import * as api from "./api.js";
 import { Calls } from "./calls.js";
+import { charCount, ComposerLimit, composerText } from "./composerlimit.js"; // daily: length counter, indentation
 import { fileCache, messageSummary } from "./attachments.js";
 import { Dialogs } from "./dialogs.js";
 import { mentionsMe } from "./format.js";
@@ -20,7 +21,8 @@ import { Outbox } from "./outbox.js";
 import { avatar, callLog, firstLine, REACTIONS } from "./render.js";
 import { PAGE_SIZE, Room } from "./room.js";
 import { Search } from "./search.js";
-import { loadSession, Prefs, saveSession } from "./session.js";
+import { Shortcuts } from "./shortcuts.js"; // daily: Ctrl+K, Alt+Up/Down, "?", focus after signing in
+import { clearSession, loadSession, Prefs, saveSession } from "./session.js";
 import { Transport } from "./transport.js";
 import { Uploads } from "./uploads.js";
 import { connectionText, inviteItems, memberItems, RoomList, roomChips, typingText } from "./views.js";
@@ -31,6 +33,13 @@ const RETRY_SEND_MS = 1500;
 const SYNC_EVERY_MS = 10_000; // how often the room list is refreshed while the page is visible
 const READ_DELAY_MS = 400; // read markers are reported at most this often per room
 const EXPIRED = "Your session has expired. Please sign in again.";
+
+/** The room limit of the server when `f` is the error of a join past it (--max-rooms), else 0. */
+function roomCap(f) {
+  const m = f && f.code === "bad_request" && /at most (\d+) rooms/.exec(f.message || "");
+  return m ? Number(m[1]) : 0;
+}
+export const SIGNED_OUT_ELSEWHERE = "You signed out in another tab.";
 const ACTION_TIMEOUT_MS = 15_000; // an edit, delete or reaction not answered by then is reported as failed
 const CONTEXT = 25; // messages loaded before a search hit, to show it in context
 const CONTEXT_PAGE = 100; // events per REST page when loading down to a search hit
@@ -62,6 +71,7 @@ export class Chat {
     this.invites = new Map(); // rooms you are invited to: name -> info from /api/me/rooms
     this.inviteBusy = new Set();
     this.leaving = new Set(); // rooms being left or deleted from this page: their "removed" is expected
+    this.removedWaits = new Map(); // room -> resolve(): a leave waiting for this connection's "removed"
     this.removalReasons = new Map(); // room -> reason given when you were kicked or banned
     this.active = null;
     this.admin = false;
@@ -100,6 +110,8 @@ export class Chat {
     this.search = new Search(this);
     this.uploads = new Uploads(this);
     this.calls = new Calls(this);
+    this.limit = new ComposerLimit(this); // daily
+    this.shortcuts = new Shortcuts(this); // daily
     callLog.seen = (ev) => this.calls.seen(ev);
     callLog.join = (room, callId, media) => this.calls.join(room, callId, media);
     fileCache.getToken = () => this.token;
@@ -112,6 +124,7 @@ export class Chat {
   start() {
     $("chat-view").hidden = false;
     $("me-name").textContent = this.me;
+    $("me-name").title = this.me;
     $("me-avatar").replaceChildren(avatar(this.me));
     this.bindUi();
     // The cached list paints the sidebar at once; the server's list replaces it when it answers.
@@ -119,6 +132,7 @@ export class Chat {
     const first = this.prefs.active && this.rooms.has(this.prefs.active) ? this.prefs.active : this.prefs.rooms[0];
     this.activate(first || null, { focus: false });
     this.renderSidebar();
+    this.shortcuts.focusHome(); // daily
     this.conn.start();
     this.loadAccount();
     this.loadSuggestions();
@@ -157,8 +171,10 @@ export class Chat {
       this.conn.restart();
       return;
     }
+    this.signingOut = true; // the first refusal decides; the others that follow it are the same news
     this.conn.stop();
-    this.onExpired(message || EXPIRED);
+    if (!stored) this.onSignOut(SIGNED_OUT_ELSEWHERE); // another tab of this browser signed out
+    else this.onExpired(message || EXPIRED);
   }
 
   /** Adopt a new token (after a password change): REST calls and the next connection use it. */
@@ -175,6 +191,21 @@ export class Chat {
       if (!res || typeof res.token !== "string") throw new api.ApiError(0, "internal", "the server sent no new token");
       this.setToken(res);
     });
+  }
+
+  /** Revoke this device's token (so a copy of it is worthless, and every tab using it signs out), then go
+   * back to the sign-in screen. Offline, the token cannot be revoked: the page forgets it all the same. */
+  async signOut() {
+    this.signingOut = true;
+    const token = this.token;
+    clearSession(); // first, so other tabs learn it from the storage event before the server closes them
+    this.conn.stop();
+    try {
+      await api.signOut(token);
+    } catch {
+      // offline, or the token was revoked already: nothing more to do here
+    }
+    this.onSignOut();
   }
 
   /** End every session of the account, this one too, and go back to the sign-in screen. */
@@ -206,10 +237,13 @@ export class Chat {
       this.joinFromForm();
     });
     $("join-room").addEventListener("focus", () => this.loadSuggestions());
-    $("sign-out").addEventListener("click", () => {
-      this.conn.stop();
-      this.onSignOut();
+    let suggestTimer = null;
+    $("join-room").addEventListener("input", (ev) => {
+      clearTimeout(suggestTimer);
+      const words = api.roomKey(ev.target.value.trim().replace(/^#/, ""));
+      if (words) suggestTimer = setTimeout(() => this.loadSuggestions(words), 200);
     });
+    $("sign-out").addEventListener("click", () => this.signOut());
     $("leave").addEventListener("click", () => {
       if (this.active) this.confirmLeave(this.active);
     });
@@ -241,6 +275,8 @@ export class Chat {
 
     this.uploads.bind();
     this.calls.bind();
+    this.limit.bind(); // daily
+    this.shortcuts.bind(); // daily
     const box = $("message");
     $("composer").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -301,22 +337,28 @@ export class Chat {
     box.style.height = `${Math.min(box.scrollHeight, 180)}px`;
   }
 
-  async loadSuggestions() {
+  /** Public rooms for the join box and the welcome chips; with `words`, the rooms whose name or topic holds
+   * them, looked up on the server (every room, not only the first page). */
+  async loadSuggestions(words = "") {
+    let rooms;
     try {
-      this.suggestions = (await api.directory(this.token, { limit: 200 })).rooms;
+      rooms = (await api.directory(this.token, { limit: words ? 50 : 200, q: words })).rooms;
     } catch (err) {
       this.restFailed(err);
       return;
     }
+    if (!words) this.suggestions = rooms;
+    else if (api.roomKey($("join-room").value.trim().replace(/^#/, "")) !== words) return; // typed on since
     const list = $("room-suggestions");
     list.replaceChildren(
-      ...this.suggestions.map((r) => {
+      ...rooms.map((r) => {
         const o = document.createElement("option");
         o.value = r.name;
+        if (r.topic) o.label = r.topic;
         return o;
       }),
     );
-    this.renderWelcome();
+    if (!words) this.renderWelcome();
   }
 
   /** A notice above the conversation: removals, failed actions. Stays until dismissed (errors, removals). */
@@ -429,6 +471,7 @@ export class Chat {
     if (!this.listedOnce && !this.active) {
       const first = this.sortedRooms()[0];
       if (first && !document.querySelector("dialog[open]")) this.activate(first.name, { focus: false });
+      this.shortcuts.focusHome(); // daily
     }
     this.listedOnce = true;
     this.renderSidebar();
@@ -504,7 +547,7 @@ export class Chat {
 
   joinFromForm() {
     const input = $("join-room");
-    const name = input.value.trim().replace(/^#/, "");
+    const name = api.roomKey(input.value.trim().replace(/^#/, ""));
     const error = $("join-error");
     if (!ROOM_RE.test(name)) {
       error.textContent = name
@@ -579,22 +622,30 @@ export class Chat {
       });
       return;
     }
-    this.leaveRoom(name).catch((err) => {
-      if (!this.restFailed(err)) this.notify(err.message);
-    });
+    const undo = kindOf(name, room.info) === "public" ? room.title : null; // daily: a public room can be re-joined
+    this.leaveRoom(name, { settled: !!undo })
+      .then(() => undo && this.dialogs.leftWithUndo(name, undo))
+      .catch((err) => {
+        if (!this.restFailed(err)) this.notify(err.message);
+      });
   }
 
   /**
    * manage action "leave": membership ends on every device (the server also sends "removed" to this
    * page's subscription). Throws an error whose message is ready to show.
    */
-  async leaveRoom(name) {
+  async leaveRoom(name, { settled = false } = {}) {
     const room = this.rooms.get(name);
     if (!room) return;
     this.leaving.add(name);
+    // With `settled`, also wait (briefly) until the live connection has been taken out of the room, so that
+    // joining again right after (Undo) cannot cross the server's removal of the old subscription.
+    const removed = settled && this.conn.ready ? new Promise((resolve) => this.removedWaits.set(name, resolve)) : null;
     try {
       await api.manage(this.token, name, "leave");
+      if (removed) await Promise.race([removed, new Promise((resolve) => setTimeout(resolve, 3000))]);
     } catch (err) {
+      this.removedWaits.delete(name);
       this.leaving.delete(name);
       const text =
         err.code === "conflict"
@@ -628,6 +679,9 @@ export class Chat {
     const invited = this.invites.get(name);
     const title = room ? room.title : this.titleOf(name, invited || this.prefs.meta[name]);
     const expected = this.leaving.has(name);
+    const waiting = this.removedWaits.get(name);
+    this.removedWaits.delete(name);
+    if (waiting) waiting();
     this.invites.delete(name);
     this.dropRoom(name);
     this.renderSidebar();
@@ -840,6 +894,32 @@ export class Chat {
     }
   }
 
+  /**
+   * A call rings (calls.js) while the page is hidden or not focused: "Incoming call from X", whatever the
+   * room's level (a call is for you). Clicking it brings the page forward on the call's room. Returns the
+   * notification, which calls.js closes when the ringing stops.
+   */
+  desktopNotifyCall(ring) {
+    if (typeof Notification !== "function" || Notification.permission !== "granted") return null;
+    if (document.visibilityState === "visible" && document.hasFocus()) return null;
+    const room = this.rooms.get(ring.room);
+    try {
+      const n = new Notification(`Incoming call from ${ring.from}`, {
+        body: `${ring.media === "video" ? "Video" : "Voice"} call${room && !room.isDm ? ` in ${room.title}` : ""}`,
+        tag: `parley:call:${ring.id}`,
+        requireInteraction: true,
+      });
+      n.onclick = () => {
+        window.focus();
+        if (this.rooms.has(ring.room)) this.select(ring.room);
+        n.close();
+      };
+      return n;
+    } catch {
+      return null;
+    }
+  }
+
   // ---- search hits in context -----------------------------------------------------------------------
 
   /** Open room `name` and show message `seq` there, loading the messages from it down to what is loaded. */
@@ -988,6 +1068,7 @@ export class Chat {
     const box = $("message");
     box.disabled = muted;
     $("send").disabled = muted;
+    this.limit.update(); // daily: Send stays off while the text is too long
     box.placeholder = muted ? "You are muted in this room" : room ? `Message ${room.title}` : "Write a message";
     $("composer-note").hidden = !muted;
     $("composer-note").textContent = muted ? "A moderator muted you here: you can read, but not send." : "";
@@ -1002,7 +1083,11 @@ export class Chat {
 
   renderWelcome() {
     const mine = new Set(this.rooms.keys());
-    const others = this.suggestions.filter((r) => !mine.has(r.name)).slice(0, 12);
+    // the busiest rooms first: what most people are in is the likeliest to be worth joining
+    const others = this.suggestions
+      .filter((r) => !mine.has(r.name))
+      .sort((a, b) => (b.members || 0) - (a.members || 0) || (b.last_seq || 0) - (a.last_seq || 0))
+      .slice(0, 12);
     $("welcome-rooms").replaceChildren(...roomChips(others, (name) => this.join(name)));
   }
 
@@ -1033,7 +1118,7 @@ export class Chat {
   ready(frame) {
     if (typeof frame.max_text === "number" && frame.max_text > 0) {
       this.maxText = frame.max_text;
-      $("message").maxLength = frame.max_text;
+      this.limit.update(); // daily: the composer has no maxlength (a paste is not cut); the counter tells
     }
     this.inflight.clear();
     this.historyRefs.clear();
@@ -1173,6 +1258,8 @@ export class Chat {
     }
     if (f.code === "forbidden") return `You can't join #${name}: ${f.message || "you are not allowed to"}.`;
     if (f.code === "rate_limited") return `Too many new rooms or joins just now: try #${name} again in a moment.`;
+    const cap = roomCap(f);
+    if (cap) return `You are in ${cap} rooms, the most this server lets one page follow at once: leave a room you no longer read, then open #${name} again.`;
     return f.message || `Could not join #${name}.`;
   }
 
@@ -1193,6 +1280,8 @@ export class Chat {
       } else if (refused) {
         this.notify(`${room.title} is not available any more. ${text}`);
         this.dropRoom(name);
+      } else if (roomCap(f)) {
+        this.notify(text); // not live until a room is left; retrying would only be refused again
       } else {
         // Rate limited or a passing problem while rejoining a room we are in: try again soon.
         setTimeout(() => {
@@ -1236,11 +1325,12 @@ export class Chat {
   sendFromComposer() {
     const room = this.rooms.get(this.active);
     const box = $("message");
-    const text = box.value.trim();
+    const text = composerText(box.value); // daily: the first line keeps its indentation
     if (!room || !text || box.disabled) return;
-    if (text.length > this.maxText) return; // the textarea's maxlength normally prevents this
+    if (charCount(text) > this.maxText) return; // the counter says so, and Send is off
     box.value = "";
     this.autosize();
+    this.limit.update();
     box.focus();
     const entry = this.outbox.add(room.name, text, room.replyTo);
     this.setReply(room, null);

@@ -1,13 +1,18 @@
 // connection.js — The page's one WebSocket to /ws. It authenticates with the session token, reports
 // its state (connecting / connected / reconnecting / offline), keeps itself alive, and reconnects on
-// its own with exponential backoff and jitter. The app only sees parsed frames and state changes.
+// its own with a capped backoff and jitter, at once when the browser goes online or the page is shown.
+// The app only sees parsed frames and state changes.
 // When the token is replaced (password changed: the server closes the old sockets with 4401) it
 // reconnects with the new one instead of giving up.
 
 import { replacingToken } from "./tokenhold.js";
 
-const BASE_DELAY_MS = 500;
-const MAX_DELAY_MS = 30_000;
+// The first retry comes after 0.5-1 s and the waits grow slowly to at most 10 s (5-10 s with jitter): a
+// server back from a restart is found within seconds, not the half minute a steeper, higher curve took.
+// Going online or becoming visible again retries at once (the handlers below, and poll.js's).
+const BASE_DELAY_MS = 1_000;
+const GROWTH = 1.4;
+const MAX_DELAY_MS = 10_000;
 const OPEN_TIMEOUT_MS = 10_000; // socket open + "ready" must happen within this, or we retry
 export const OFFLINE_AFTER = 4; // consecutive failed attempts before "reconnecting" becomes "offline"
 const CLOSE_UNAUTHENTICATED = 4401;
@@ -24,7 +29,7 @@ export function socketUrl() {
 
 /** Delay before reconnect attempt number `attempt` (1-based): exponential, capped, "equal jitter". */
 export function backoffDelay(attempt) {
-  const cap = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+  const cap = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * GROWTH ** Math.max(0, attempt - 1));
   return cap / 2 + Math.random() * (cap / 2);
 }
 
@@ -69,7 +74,10 @@ export class Connection {
     this.refusedWhileHeld = false;
 
     this._online = () => {
-      if (!this.ready) this.retryNow();
+      if (this.ready) return;
+      // An attempt begun on the old network may hang until its timeout: start a fresh one instead.
+      if (this.ws && this.ws.readyState === WebSocket.CONNECTING) this._drop(this.ws);
+      this.retryNow();
     };
     // The browser lost its network: the socket is as good as dead even if no close event came yet.
     this._offline = () => {

@@ -1,6 +1,7 @@
 // dialogs.js — The chat screen's modal dialogs (native <dialog>: focus stays inside, Escape closes,
 // the focus goes back where it was): create a room, browse the directory of public rooms, start a
-// direct message, set the topic, confirm an action (with an optional reason), account settings.
+// direct message, set the topic, confirm an action (with an optional reason), account settings; and the
+// "You left #room. Undo" notice after leaving a public room.
 
 import * as api from "./api.js";
 import { UserPicker } from "./combobox.js";
@@ -9,6 +10,7 @@ const { describeError, ROOM_RE, USER_RE } = api;
 const MIN_PASSWORD = 8;
 const MAX_DM_USERS = 9;
 const DIRECTORY_PAGE = 200;
+const UNDO_MS = 8000; // how long "Undo" stays after leaving a public room
 
 const $ = (id) => document.getElementById(id);
 
@@ -67,7 +69,7 @@ export class Dialogs {
       ev.preventDefault();
       const error = $("create-error");
       const input = $("create-name");
-      const name = input.value.trim().replace(/^#/, "");
+      const name = api.roomKey(input.value.trim().replace(/^#/, ""));
       const visibility = form.querySelector("input[name=visibility]:checked").value;
       const topic = $("create-topic").value.trim();
       if (!ROOM_RE.test(name)) {
@@ -115,13 +117,24 @@ export class Dialogs {
   // ---- browse the directory -------------------------------------------------------------------------
 
   _bindBrowse() {
-    this.dir = { rooms: [], next: null, loading: false };
-    $("browse-filter").addEventListener("input", () => this._renderDirectory());
+    this.dir = { rooms: [], next: null, loading: false, words: "" };
+    let timer = null;
+    $("browse-filter").addEventListener("input", () => {
+      this._renderDirectory(); // at once, among the rooms loaded
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        // then from the server, which looks through every public room
+        const words = $("browse-filter").value.trim().replace(/^#/, "").toLowerCase();
+        if (words === this.dir.words) return;
+        this.dir = { rooms: [], next: null, loading: false, words };
+        this._loadDirectory(false);
+      }, 250);
+    });
     $("browse-more").addEventListener("click", () => this._loadDirectory(true));
   }
 
   browse() {
-    this.dir = { rooms: [], next: null, loading: false };
+    this.dir = { rooms: [], next: null, loading: false, words: "" };
     $("browse-filter").value = "";
     $("browse-error").textContent = "";
     $("directory-list").replaceChildren();
@@ -131,24 +144,25 @@ export class Dialogs {
   }
 
   async _loadDirectory(more) {
-    if (this.dir.loading) return;
-    this.dir.loading = true;
+    const dir = this.dir; // a new filter replaces it: what this call loads then is dropped
+    if (dir.loading) return;
+    dir.loading = true;
     $("browse-status").textContent = "Loading rooms…";
     $("browse-more").disabled = true;
     try {
-      const page = await api.directory(this.chat.token, { after: more ? this.dir.next : null, limit: DIRECTORY_PAGE });
-      const seen = new Set(this.dir.rooms.map((r) => r.name));
-      this.dir.rooms.push(...page.rooms.filter((r) => !seen.has(r.name)));
-      this.dir.next = page.next;
+      const page = await api.directory(this.chat.token, { after: more ? dir.next : null, limit: DIRECTORY_PAGE, q: dir.words });
+      const seen = new Set(dir.rooms.map((r) => r.name));
+      dir.rooms.push(...page.rooms.filter((r) => !seen.has(r.name)));
+      dir.next = page.next;
       $("browse-error").textContent = "";
     } catch (err) {
       if (this.chat.restFailed(err)) return;
-      $("browse-error").textContent = describeError(err, "Couldn't load the rooms");
+      if (dir === this.dir) $("browse-error").textContent = describeError(err, "Couldn't load the rooms");
     } finally {
-      this.dir.loading = false;
-      $("browse-more").disabled = false;
+      dir.loading = false;
+      if (dir === this.dir) $("browse-more").disabled = false;
     }
-    this._renderDirectory();
+    if (dir === this.dir) this._renderDirectory();
   }
 
   _renderDirectory() {
@@ -165,7 +179,7 @@ export class Dialogs {
     }
     const total = this.dir.rooms.length;
     let status;
-    if (!total) status = "There are no public rooms yet.";
+    if (!total && !this.dir.words) status = "There are no public rooms yet.";
     else if (!rooms.length) status = `No rooms match “${$("browse-filter").value.trim()}”.`;
     else if (q) status = `${rooms.length} of ${total}${this.dir.next ? "+" : ""} rooms match.`;
     else status = `${total}${this.dir.next ? "+" : ""} public room${total === 1 ? "" : "s"}.`;
@@ -416,6 +430,25 @@ export class Dialogs {
     (reason ? $("confirm-reason") : $("confirm-ok")).focus();
   }
 
+  /**
+   * You left the public room `name` (shown as `title`): a notice says so, with an Undo that joins it again
+   * for a few seconds (a private room asked first instead, since coming back needs an invitation).
+   */
+  leftWithUndo(name, title) {
+    const el = this.chat.notify(`You left ${title}.`, { kind: "info", timeout: UNDO_MS });
+    const undo = document.createElement("button");
+    undo.type = "button";
+    undo.className = "link-button notice-undo";
+    undo.textContent = "Undo";
+    undo.addEventListener("click", () => {
+      el.remove();
+      this.chat.leaving.delete(name); // a removal from now on is news again
+      if (!this.chat.rooms.has(name)) this.chat.join(name);
+      else this.chat.select(name);
+    });
+    el.querySelector(".notice-close").before(undo);
+  }
+
   // ---- account settings ----------------------------------------------------------------------------------
 
   _bindSettings() {
@@ -434,6 +467,11 @@ export class Dialogs {
       }
       if (next.value.length < MIN_PASSWORD) {
         error.textContent = `Choose a new password of at least ${MIN_PASSWORD} characters.`;
+        next.focus();
+        return;
+      }
+      if (!next.value.trim()) {
+        error.textContent = "A password of only spaces is not accepted: choose another one.";
         next.focus();
         return;
       }

@@ -1,6 +1,7 @@
 // members.js — Who is in the open room (GET /api/rooms/{room}/members): roles for the online panel,
 // and the Members dialog with invitations and moderation (kick, ban, unban, mute, unmute, roles).
 // Only the actions the signed-in user may take are offered; what the server refuses is shown in words.
+// Below 1100 px wide, the header's "N online" button opens the online panel as a popover (OnlineList).
 
 import * as api from "./api.js";
 import { closeMenu, openMenu } from "./menu.js";
@@ -48,6 +49,76 @@ function normalize(data) {
   return { members, invited: names(data && data.invited), banned: names(data && data.banned) };
 }
 
+// layout: below 1100 px the online panel has no column of its own; the header's "N online" button opens
+// it as a popover (Escape, a click elsewhere or focus leaving it closes it). Wider, the button moves
+// focus to the panel beside the conversation.
+const NARROW = "(max-width: 1100px)";
+
+class OnlineList {
+  constructor() {
+    this.button = $("room-online");
+    this.panel = $("members");
+    this.narrow = matchMedia(NARROW);
+    this.button.addEventListener("click", () => {
+      if (!this.narrow.matches) this.panel.focus();
+      else if (this.isOpen) this.close(true);
+      else this.open();
+    });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && this.isOpen && !document.querySelector("dialog[open]")) {
+        ev.preventDefault();
+        this.close(true);
+      }
+    });
+    document.addEventListener("pointerdown", (ev) => {
+      if (this.isOpen && !this.panel.contains(ev.target) && !this.button.contains(ev.target)) this.close(false);
+    });
+    this.panel.addEventListener("focusout", (ev) => {
+      const to = ev.relatedTarget;
+      if (this.isOpen && to && !this.panel.contains(to) && to !== this.button) this.close(false);
+    });
+    // "All members" opens a dialog: the popover makes way for it
+    $("show-members").addEventListener("click", () => this.close(false));
+    this.narrow.addEventListener("change", () => {
+      this.close(false);
+      this.sync();
+    });
+    // the room's panel goes away with the room (chat.js hides it): so does the popover
+    new MutationObserver(() => {
+      if (this.panel.hidden) this.close(false);
+    }).observe(this.panel, { attributes: true, attributeFilter: ["hidden"] });
+    this.sync();
+  }
+
+  get isOpen() {
+    return document.body.classList.contains("online-open");
+  }
+
+  sync() {
+    if (this.narrow.matches) this.button.setAttribute("aria-expanded", String(this.isOpen));
+    else this.button.removeAttribute("aria-expanded");
+    this.button.title = this.narrow.matches ? "Who is online" : "";
+  }
+
+  open() {
+    const r = this.button.getBoundingClientRect();
+    const width = Math.min(300, innerWidth - 16);
+    const style = document.body.style;
+    style.setProperty("--online-top", `${Math.round(r.bottom + 8)}px`);
+    style.setProperty("--online-left", `${Math.round(Math.max(8, Math.min(r.left, innerWidth - width - 8)))}px`);
+    document.body.classList.add("online-open");
+    this.sync();
+    this.panel.focus();
+  }
+
+  close(returnFocus) {
+    if (!this.isOpen) return;
+    document.body.classList.remove("online-open");
+    this.sync();
+    if (returnFocus) this.button.focus();
+  }
+}
+
 export class Members {
   constructor(chat) {
     this.chat = chat;
@@ -76,6 +147,7 @@ export class Members {
       this.picker.close();
       this.room = null;
     });
+    this.onlineList = new OnlineList();
   }
 
   /** user -> {role, muted} for `room`, or null while unknown. */
@@ -193,6 +265,7 @@ export class Members {
     const name = document.createElement("span");
     name.className = "member-name";
     name.textContent = user;
+    name.title = user; // layout: a long name is ellipsized; the tooltip has it whole
     li.append(avatar(user, "avatar-small"), name);
     if (user === this.chat.me) {
       const you = document.createElement("span");

@@ -15,7 +15,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_CHECK_MS = 25_000; // with no room to poll, how often the server and the token are checked
 const KICK_DELAY_MS = 20; // joins and leaves close together go out in one new poll
-const MAX_ROOMS = 100; // a poll names at most this many rooms (a WebSocket joins at most as many)
+const MAX_ROOMS = 100; // rooms a poll names at most when the server does not say (GET /api/info max_rooms)
 const MAX_URL = 1800; // longer room lists go in the body of POST /api/poll
 const CLOSE_UNAUTHENTICATED = 4401;
 // Refusals the page retries (chat.js sendFailed): what is queued behind such a message is refused too,
@@ -325,8 +325,9 @@ export class PollConnection {
   async _join(frame, gen) {
     const room = typeof frame.room === "string" ? frame.room : "";
     const since = typeof frame.since === "number" ? frame.since : null;
-    if (!this.rooms.has(room) && !this.joining.has(room) && this.rooms.size + this.joining.size >= MAX_ROOMS) {
-      const error = { type: "error", code: "bad_request", message: `at most ${MAX_ROOMS} rooms at a time: leave one first` };
+    const max = this.info && typeof this.info.max_rooms === "number" ? this.info.max_rooms : MAX_ROOMS;
+    if (!this.rooms.has(room) && !this.joining.has(room) && this.rooms.size + this.joining.size >= max) {
+      const error = { type: "error", code: "bad_request", message: `a connection may be in at most ${max} rooms; leave one first` };
       queueMicrotask(() => this._emit(withRef(error, frame.ref), gen));
       return;
     }

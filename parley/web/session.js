@@ -2,7 +2,7 @@
 // and, per user, a cache of their rooms (the server's GET /api/me/rooms is the truth; the cache only
 // paints the sidebar before it answers) with the last seq read in each and the room last open.
 
-const SESSION_KEY = "parley.session";
+export const SESSION_KEY = "parley.session";
 const NOTICE_KEY = "parley.notice";
 
 function readJSON(key, fallback) {
@@ -52,15 +52,22 @@ export function takeNotice() {
   return text;
 }
 
+function lowerKeys(obj) {
+  if (!obj || typeof obj !== "object") return {};
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
 /** Per-user cache: rooms (with what the sidebar shows of them), last read seq per room, the open room. */
 export class Prefs {
   constructor(user) {
     this.key = `parley.prefs.${user}`;
     const data = readJSON(this.key, {});
-    this.rooms = Array.isArray(data.rooms) ? data.rooms.filter((r) => typeof r === "string") : [];
-    this.lastRead = data.lastRead && typeof data.lastRead === "object" ? data.lastRead : {};
-    this.meta = data.meta && typeof data.meta === "object" ? data.meta : {};
-    this.active = typeof data.active === "string" ? data.active : null;
+    // Room names are lower case since schema version 8: names cached by an older page are brought in line.
+    const rooms = Array.isArray(data.rooms) ? data.rooms.filter((r) => typeof r === "string") : [];
+    this.rooms = [...new Set(rooms.map((r) => r.toLowerCase()))];
+    this.lastRead = lowerKeys(data.lastRead);
+    this.meta = lowerKeys(data.meta);
+    this.active = typeof data.active === "string" ? data.active.toLowerCase() : null;
   }
 
   save() {

@@ -13,7 +13,7 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL))
+      .then((cache) => cache.addAll(SHELL.map((path) => new Request(path, { cache: "reload" })))) // not the HTTP cache's
       .then(() => self.skipWaiting()),
   );
 });

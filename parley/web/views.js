@@ -185,6 +185,7 @@ export function memberItems(online, me, roles = null) {
     const name = document.createElement("span");
     name.className = "member-name";
     name.textContent = user;
+    name.title = user; // layout: a long name is ellipsized; the tooltip has it whole
     li.append(avatar(user), name);
     if (user === me) {
       const you = document.createElement("span");

@@ -15,6 +15,7 @@ import sys
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import ChatServer
 from tests.browser.test_web_client import connection, expect_once, join, log, online_panel, send, sign_in, sign_up
 from tests.support import PASSWORD
 
@@ -516,3 +517,62 @@ def test_phone_width_dark_mode_dialogs_and_drawer(chat_server, new_page):
     dm.get_by_role("button", name="Start conversation").click()
     expect(page.get_by_role("heading", name="friend", exact=True)).to_be_visible()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+
+def test_room_names_ignore_case_and_past_the_room_limit_the_page_says_what_to_do(make_server, new_page):
+    """`General` typed in the join box is the room `general` (one room, shown in lower case); with the server's
+    room limit reached (--max-rooms 3 here; 1000 by default), joining one more says in words what to do,
+    never the server's raw text, and leaving a room makes room for it."""
+    server = ChatServer(make_server("--max-rooms", "3"))
+    page = new_page()
+    sign_up(page, server, "casey")
+    join(page, "general")
+    page.get_by_label("Room", exact=True).fill("#General")
+    page.get_by_role("button", name="Join", exact=True).click()
+    expect(page.get_by_role("heading", name="#general", exact=True)).to_be_visible()
+    expect(room_button(page, "general")).to_have_count(1)
+    expect(nav(page).get_by_role("button", name=re.compile("General"))).to_have_count(0)
+    join(page, "design")
+    join(page, "ops")
+
+    page.get_by_label("Room", exact=True).fill("overflow")
+    page.get_by_role("button", name="Join", exact=True).click()
+    alert = page.get_by_role("alert").filter(has_text="overflow").first
+    expect(alert).to_contain_text("You are in 3 rooms")
+    expect(alert).to_contain_text("leave a room you no longer read")
+    expect(page.get_by_text("a connection may be in at most")).to_have_count(0)
+    expect(room_button(page, "overflow")).to_have_count(0)
+
+
+def test_every_public_room_can_be_found_and_the_busiest_are_suggested(make_server, new_page):
+    """With 230 public rooms (more than a page of the directory), Browse rooms finds one named late in the
+    alphabet by part of its topic, the join box suggests it as one types, and the welcome screen suggests
+    the busiest rooms first, a room without a single message among them."""
+    server = ChatServer(make_server("--new-rooms", "0", "--rate", "0"))
+    owner = server.register("mayor")
+    for i in range(229):
+        server.call("POST", "/api/rooms", {"name": f"street-{i:03d}", "visibility": "public"}, token=owner, expect=201)
+    server.call("POST", "/api/rooms", {"name": "zz-observatory", "visibility": "public",
+                                       "topic": "Telescopes at night"}, token=owner, expect=201)
+    for name in ("quiet-but-crowded", "busy"):
+        server.call("POST", "/api/rooms", {"name": name, "visibility": "public"}, token=owner, expect=201)
+    for i in range(3):  # three more members, and not one message, in quiet-but-crowded
+        server.call("POST", "/api/rooms/quiet-but-crowded/join", {}, token=server.register(f"resident{i}"))
+
+    page = new_page()
+    sign_up(page, server, "newcomer")
+    chips = page.locator("#welcome-rooms").get_by_role("button")
+    expect(chips.first).to_have_text("#quiet-but-crowded")
+
+    nav(page).get_by_role("button", name="Browse rooms").click()
+    directory = page.get_by_role("dialog", name="Browse rooms")
+    rooms = directory.get_by_role("list", name="Public rooms")
+    expect(rooms.get_by_text("#street-000", exact=True)).to_be_visible()
+    expect(rooms.get_by_text("#zz-observatory", exact=True)).to_have_count(0)  # past the first page
+    directory.get_by_role("searchbox").fill("telescopes")
+    expect(rooms.get_by_text("#zz-observatory", exact=True)).to_be_visible()
+    expect(directory.get_by_role("status")).to_contain_text("1 of 1")
+    directory.get_by_role("button", name="Close").first.click()
+
+    page.get_by_label("Room", exact=True).fill("zz-obs")
+    expect(page.locator("#room-suggestions option[value='zz-observatory']")).to_have_count(1)

@@ -134,6 +134,32 @@ def test_sign_up_sign_in_reload_and_sign_out(chat_server, new_page):
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
 
 
+def test_sign_out_revokes_the_token_and_every_tab_of_it_follows(chat_server, new_page):
+    """Signing out in one tab: that tab and the other tab of the same browser are back at sign-in, the token
+    is refused by the server from then on, and the same person's other device stays signed in and connected."""
+    tab = new_page()
+    sign_up(tab, chat_server, "erin")
+    join(tab, "lobby")
+    other_tab = tab.context.new_page()
+    other_tab.goto(chat_server.url)
+    expect(connection(other_tab)).to_have_text("Connected")
+    phone = new_page()
+    sign_in(phone, chat_server, "erin")
+    token = tab.evaluate("JSON.parse(localStorage.getItem('parley.session')).token")
+    assert chat_server.call_status("GET", "/api/me", token=token)[0] == 200
+
+    tab.get_by_role("button", name="Sign out", exact=True).click()
+    expect(tab.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    expect(other_tab.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    expect(other_tab.get_by_role("alert").first).to_contain_text("signed out")
+    assert chat_server.call_status("GET", "/api/me", token=token)[0] == 401
+    # the other device goes on: still connected, and it can send
+    expect(connection(phone)).to_have_text("Connected")
+    join(phone, "lobby")
+    send(phone, "still signed in on my phone")
+    expect(log(phone).get_by_text("still signed in on my phone")).to_be_visible()
+
+
 def test_two_users_chat_typing_presence_and_unread(chat_server, new_page):
     alice, bob = new_page(), new_page()
     sign_up(alice, chat_server, "alice")
