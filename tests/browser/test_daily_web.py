@@ -57,15 +57,17 @@ def composer(page: Page):
     return page.get_by_label("Message", exact=True)
 
 
+def signed_in_to_a_room(srv: ChatServer, new_page) -> tuple[Page, Person, str]:
+    """A new person in a new room, signed in on a page of their own with that room open."""
+    page, me, room = signed_in_to_a_room(srv, new_page)
+    return page, me, room
+
+
 # ---- 5: a counter near the limit, and too long text is kept and explained ----------------------------
 
 
 def test_the_composer_counts_near_the_limit_and_says_why_too_long_text_cannot_be_sent(srv, new_page):
-    room = unique("r")
-    me = person(srv, room)
-    page = new_page()
-    sign_in(page, srv, me.name)
-    expect(heading(page, room)).to_be_visible()
+    page, me, room = signed_in_to_a_room(srv, new_page)
     box = composer(page)
     send_button = page.get_by_role("button", name="Send", exact=True)
 
@@ -104,11 +106,7 @@ def test_the_composer_counts_near_the_limit_and_says_why_too_long_text_cannot_be
 
 
 def test_the_first_line_keeps_its_indentation_from_composer_to_server_to_screen(srv, new_page):
-    room = unique("r")
-    me = person(srv, room)
-    page = new_page()
-    sign_in(page, srv, me.name)
-    expect(heading(page, room)).to_be_visible()
+    page, me, room = signed_in_to_a_room(srv, new_page)
     code = "    def f():\n        return 1"
 
     # Leading blank lines and trailing whitespace go; the first line's indentation stays.
@@ -136,11 +134,7 @@ def test_the_first_line_keeps_its_indentation_from_composer_to_server_to_screen(
 
 
 def test_the_online_list_is_greyed_and_dotless_while_the_page_is_offline(srv, new_page):
-    room = unique("r")
-    me = person(srv, room)
-    page = new_page()
-    sign_in(page, srv, me.name)
-    expect(heading(page, room)).to_be_visible()
+    page, me, _ = signed_in_to_a_room(srv, new_page)
     panel = online_panel(page)
     unknown = panel.get_by_text("Presence unknown while offline")
     dot = panel.locator(".presence-dot")
@@ -201,11 +195,7 @@ def test_the_page_reconnects_promptly_when_the_server_returns_and_retries_at_onc
 
 
 def test_after_signing_in_the_focus_is_in_the_composer_or_on_the_way_to_a_room(srv, new_page):
-    room = unique("r")
-    member = person(srv, room)
-    page = new_page()
-    sign_in(page, srv, member.name)
-    expect(heading(page, room)).to_be_visible()
+    page, _, _ = signed_in_to_a_room(srv, new_page)
     expect(composer(page)).to_be_focused()
 
     newcomer = person(srv)
