@@ -101,7 +101,7 @@ def _check_workers(settings: Settings) -> None:
               help="largest client frame in bytes (close 1009 above)")
 @click.option("--max-text", default=_default("max_text"), show_default=True, type=int, envvar="PARLEY_MAX_TEXT",
               help="longest message text in characters")
-@click.option("--max-rooms", default=_default("max_rooms"), show_default=True, type=click.IntRange(min=1),
+@click.option("--max-rooms", default=_default("max_rooms"), show_default=True, type=int,
               envvar="PARLEY_MAX_ROOMS", help="rooms one connection or poll may follow at once")
 @click.option("--max-pending", default=_default("max_pending"), show_default=True, type=int,
               envvar="PARLEY_MAX_PENDING",
@@ -153,6 +153,8 @@ def serve(**options: object) -> None:
         raise click.UsageError("--tls-cert and --tls-key go together")
     if settings.max_upload < 1 or settings.upload_quota < 0:
         raise click.UsageError("--max-upload must be at least 1 and --upload-quota at least 0")
+    if settings.max_rooms < 1:
+        raise click.UsageError("--max-rooms must be at least 1")
     from parley.service.ice import valid_ice_url
 
     for url in settings.ice_servers:

@@ -256,6 +256,12 @@ def test_tls_cert_without_key_is_a_usage_error(tmp_path):
     assert "--tls-key" in result.stderr
 
 
+def test_a_room_limit_below_one_is_a_usage_error():
+    result = parley("serve", "--port", str(free_port()), "--max-rooms", "0")
+    assert result.returncode == 2
+    assert "--max-rooms must be at least 1" in result.stderr
+
+
 @pytest.fixture
 def certificate(tmp_path):
     if shutil.which("openssl") is None:

@@ -225,7 +225,8 @@ async def _refused_join(client: Client, room: str) -> str:
 async def test_release_030_database_keeps_rooms_members_roles_topics_and_logs(make_server, release_030_db):
     server = make_server("--rate", "0", db=release_030_db)
     tok = _tokens(server)  # logins work (case-insensitively) with the old passwords
-    assert http("GET", server.http + "/api/me", token=tok["alice"]) == (200, {"user": "alice", "admin": True})
+    assert http("GET", server.http + "/api/me", token=tok["alice"]) == (
+        200, {"user": "alice", "admin": True, "display_name": "", "avatar": False})
     assert http("GET", server.http + "/api/me", token=tok["Bob"])[1]["admin"] is False
 
     # every event of every room, with its seq, to its members; general (public) also to carol, who left it
@@ -514,7 +515,8 @@ async def test_release_040_schema_version_is_brought_to_latest(release_040_db):
 async def test_release_040_logs_are_served_as_the_release_served_them(make_server, release_040_db, served_040):
     server = make_server("--rate", "0", db=release_040_db)
     tok = _tokens_040(server)
-    assert http("GET", server.http + "/api/me", token=tok["alice"]) == (200, {"user": "alice", "admin": True})
+    assert http("GET", server.http + "/api/me", token=tok["alice"]) == (
+        200, {"user": "alice", "admin": True, "display_name": "", "avatar": False})
     assert http("GET", server.http + "/api/me", token=tok["Dana.Lee"])[1]["admin"] is False
     assert served_040["dm"] == DM_040
 
@@ -667,7 +669,8 @@ async def test_release_040_a_token_can_be_signed_out_alone(make_server, release_
     status, body = http("POST", server.http + "/api/me/signout", {}, token=first)
     assert status == 204, body
     assert http("GET", server.http + "/api/me", token=first)[0] == 401
-    assert http("GET", server.http + "/api/me", token=second) == (200, {"user": "Bob", "admin": False})
+    assert http("GET", server.http + "/api/me", token=second) == (
+        200, {"user": "Bob", "admin": False, "display_name": "", "avatar": False})
     server.restart()
     assert http("GET", server.http + "/api/me", token=first)[0] == 401
     assert http("GET", server.http + "/api/me", token=second)[0] == 200
@@ -765,3 +768,33 @@ async def test_v8_turns_a_squatted_upper_case_dm_name_into_the_real_dm(make_serv
     assert status == 200, members
     assert view.get("visibility") == "dm", view
     assert "Bob" not in str(members), members
+
+
+async def test_release_040_accounts_gain_empty_profiles_and_can_set_them(make_server, release_040_db):
+    """v9 gives every 0.4.0 account an empty display name and no avatar (initials); after the upgrade a user
+    sets a display name and an avatar, others read them, and both survive a restart."""
+    import io
+
+    from PIL import Image
+
+    server = make_server("--rate", "0", db=release_040_db)
+    tok = _tokens_040(server)
+    status, body = http("GET", server.http + "/api/profiles?users=" + ",".join(PASSWORDS_040), token=tok["carol"])
+    assert status == 200, body
+    assert body["profiles"] == [{"user": name, "display_name": "", "avatar": False}
+                                for name in sorted(PASSWORDS_040, key=str.lower)]
+    status, body = http("PATCH", server.http + "/api/me", {"display_name": "Dana Lée 🌿"}, token=tok["Dana.Lee"])
+    assert (status, body["display_name"]) == (200, "Dana Lée 🌿"), body
+    picture = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 90)).save(picture, "PNG")
+    boundary = "avatar-boundary"
+    raw = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'.encode()
+           + picture.getvalue() + f"\r\n--{boundary}--\r\n".encode())
+    status, body = http("PUT", server.http + "/api/me/avatar", token=tok["Dana.Lee"], raw=raw,
+                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert (status, body.get("avatar")) == (200, True), body
+    server.restart()
+    status, body = http("GET", server.http + "/api/profiles?users=dana.lee", token=tok["alice"])
+    assert body == {"profiles": [{"user": "Dana.Lee", "display_name": "Dana Lée 🌿", "avatar": True}]}
+    me = http("GET", server.http + "/api/me", token=tok["Dana.Lee"])[1]
+    assert (me["display_name"], me["avatar"]) == ("Dana Lée 🌿", True)

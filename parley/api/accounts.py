@@ -36,7 +36,10 @@ async def login(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     user = await caller(request)
-    return json_response({"user": user, "admin": await request.app[SERVICE].accounts.admin(user)})
+    accounts = request.app[SERVICE].accounts
+    profile = await accounts.profiles.profile(user)
+    return json_response({"user": user, "admin": await accounts.admin(user), "display_name": profile.display_name,
+                          "avatar": profile.avatar is not None})
 
 
 async def change_password(request: web.Request) -> web.Response:

@@ -33,12 +33,12 @@ async def upload(request: web.Request) -> web.Response:
         raise fail(415, "unsupported", "send the file as multipart/form-data: the fields first, the file part last")
     declared = request.content_length
     if declared is not None and declared > service.settings.max_upload + FIELD_MAX * len(FIELDS):
-        raise _too_large(str(TooLarge(service.settings.max_upload)))
+        raise too_large(str(TooLarge(service.settings.max_upload)))
     reader = await request.multipart()
     fields: dict[str, str] = {}
     stall = service.settings.request_timeout
     while True:
-        part = await _arriving(reader.next(), stall)
+        part = await arriving(reader.next(), stall)
         if part is None:
             raise fail(400, "bad_request", "no `file` part: send the file as the last part, named `file`")
         if not isinstance(part, BodyPartReader):
@@ -59,11 +59,11 @@ async def upload(request: web.Request) -> web.Response:
             reply_to=_number(fields, "reply_to", 1, MAX_SEQ), voice=fields.get("voice", "") in ("1", "true"),
             duration_ms=_number(fields, "duration_ms", 1, MAX_SEQ))
     except TooLarge as exc:
-        raise _too_large(exc.message) from None
+        raise too_large(exc.message) from None
     return json_response(saved.event, status=200 if saved.duplicate else 201)
 
 
-def _too_large(message: str) -> web.HTTPException:
+def too_large(message: str) -> web.HTTPException:
     error = fail(413, "too_large", message)
     error.force_close()  # the rest of the body is not read: the connection cannot carry another request
     return error
@@ -72,7 +72,7 @@ def _too_large(message: str) -> web.HTTPException:
 async def _field(part: BodyPartReader, stall: float) -> str:
     data = bytearray()
     while True:
-        chunk = await _arriving(part.read_chunk(CHUNK), stall)
+        chunk = await arriving(part.read_chunk(CHUNK), stall)
         if not chunk:
             break
         data += chunk
@@ -87,13 +87,13 @@ async def _field(part: BodyPartReader, stall: float) -> str:
 async def _chunks(part: BodyPartReader, stall: float) -> AsyncIterator[bytes]:
     """The file's bytes as they arrive; a client that sends nothing for `stall` seconds is cut off."""
     while True:
-        chunk = await _arriving(part.read_chunk(CHUNK), stall)
+        chunk = await arriving(part.read_chunk(CHUNK), stall)
         if not chunk:
             return
         yield chunk
 
 
-async def _arriving(step: Awaitable[T], stall: float) -> T:
+async def arriving(step: Awaitable[T], stall: float) -> T:
     """The next piece of the body: 408 if nothing comes for `stall` seconds, 400 if it is not valid
     multipart (aiohttp's parser raises these for a malformed part head or boundary)."""
     try:

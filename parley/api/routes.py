@@ -1,5 +1,5 @@
 """Every REST route: accounts (api/accounts.py), rooms (api/rooms.py), long-polling (api/poll.py), files
-(api/files.py), calls (api/calls.py) and the health check."""
+(api/files.py), calls (api/calls.py), profiles (api/profiles.py) and the health check."""
 
 import os
 
@@ -10,6 +10,7 @@ from parley.api.calls import add_call_routes
 from parley.api.common import SERVICE, json_response
 from parley.api.files import add_file_routes
 from parley.api.poll import add_poll_routes
+from parley.api.profiles import add_profile_routes
 from parley.api.rooms import add_room_routes
 
 
@@ -24,4 +25,5 @@ def add_routes(app: web.Application) -> None:
     add_poll_routes(app)
     add_file_routes(app)
     add_call_routes(app)
+    add_profile_routes(app)
     app.router.add_get("/healthz", healthz)

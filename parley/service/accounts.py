@@ -1,5 +1,5 @@
 """Accounts: registration (open, by invite, or closed), login, tokens and their revocation, admins, the user
-directory and invite codes.
+directory, invite codes and (through `profiles`, service/profiles.py) display names and avatars.
 
 A token is good while it is signed, unexpired, its account exists and its generation is the account's
 current one, and the token was not revoked on its own (signing out on one device: the ids of such tokens
@@ -22,6 +22,7 @@ from parley.auth.throttle import ACCOUNT_FAILURES, ADDRESS_FAILURES, Busy, Faile
 from parley.broker import Broker
 from parley.config import Settings
 from parley.protocol.names import password_problem, username_problem
+from parley.service.profiles import Profiles
 from parley.session.registry import SessionRegistry
 from parley.store import BadInvite, Invite, Store, User, UserExists
 from parley.transports.sink import unauthenticated
@@ -65,6 +66,7 @@ class Accounts:
         self._failed_accounts = FailedLogins(ACCOUNT_FAILURES)
         self._failed_addresses = FailedLogins(ADDRESS_FAILURES)
         self._tasks: set[asyncio.Task[int]] = set()
+        self.profiles = Profiles(store)
 
     async def start(self) -> None:
         secret = await self._store.secret("token_secret", secrets.token_bytes(32))

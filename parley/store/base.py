@@ -49,6 +49,16 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """What others see of an account besides its name: a display name ('' for none) and the storage key of
+    its avatar image (None: initials)."""
+
+    user: str
+    display_name: str = ""
+    avatar: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RoomRecord:
     name: str
     visibility: str  # public, private, dm, deleted
@@ -240,6 +250,19 @@ class Store(ABC):
     @abstractmethod
     async def delete_user(self, name: str) -> bool:
         """Remove the account `name` (their messages stay); whether there was one."""
+
+    @abstractmethod
+    async def profiles(self, names: list[str]) -> list[Profile]:
+        """The profiles of those of `names` (compared case-insensitively) that are accounts, in name order."""
+
+    @abstractmethod
+    async def set_display_name(self, name: str, display_name: str) -> Profile | None:
+        """Set the account's display name ('' clears it); the profile now, None if there is no such account."""
+
+    @abstractmethod
+    async def set_avatar(self, name: str, avatar: str | None) -> tuple[Profile, str | None] | None:
+        """Set (None: remove) the account's avatar key in one step; the profile now and the key it replaced
+        (whose bytes the caller deletes), None if there is no such account."""
 
     async def existing_users(self, names: list[str]) -> set[str]:
         """Those of `names` that are accounts now."""

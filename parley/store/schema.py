@@ -42,6 +42,8 @@ users = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("admin", Integer, nullable=False, server_default="0"),  # 1: a server admin
     Column("token_gen", Integer, nullable=False, server_default="0"),  # tokens of an older generation are revoked
+    Column("display_name", Text, nullable=False, server_default=""),  # shown beside the name; '' for none
+    Column("avatar", String(64), nullable=True),  # the file storage key of the avatar image (v9)
 )
 
 rooms = Table(
@@ -328,6 +330,13 @@ def _v8(conn: Connection) -> None:
             conn.execute(text(f"UPDATE {table} SET room = :new WHERE room = :old"), {"new": new, "old": name})
 
 
+def _v9(conn: Connection) -> None:
+    """Profiles: a display name (any Unicode, shown beside the ASCII username; '' for none) and an avatar, the
+    key of its image in the file storage (NULL: initials). Existing accounts get neither."""
+    conn.execute(text("ALTER TABLE users ADD COLUMN display_name TEXT DEFAULT '' NOT NULL"))
+    conn.execute(text("ALTER TABLE users ADD COLUMN avatar VARCHAR(64)"))
+
+
 PG_SEARCH_TEXT = "to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
 
 # One token list for both backends: words only, so no query syntax of either reaches the database.
@@ -353,5 +362,5 @@ SEARCH_INDEX = {
 }
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 LATEST = len(MIGRATIONS)

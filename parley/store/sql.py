@@ -26,6 +26,7 @@ from parley.store.base import (
     Invite,
     MyRoom,
     NewEvent,
+    Profile,
     RoomChange,
     RoomExists,
     RoomInfo,
@@ -258,6 +259,34 @@ class SqlStore(Store):
                 return False
             await conn.execute(delete(members).where(members.c.username == row[0]))
             return bool((await conn.execute(delete(users).where(users.c.name_key == name.lower()))).rowcount)
+
+    async def profiles(self, names: list[str]) -> list[Profile]:
+        wanted = sorted({n.lower() for n in names})
+        if not wanted:
+            return []
+        async with self._begin() as conn:
+            rows = await conn.execute(select(users.c.name, users.c.display_name, users.c.avatar)
+                                      .where(users.c.name_key.in_(wanted)).order_by(users.c.name_key))
+            return [Profile(user=r[0], display_name=r[1], avatar=r[2]) for r in rows]
+
+    async def set_display_name(self, name: str, display_name: str) -> Profile | None:
+        async with self._begin() as conn:
+            await conn.execute(update(users).where(users.c.name_key == name.lower()).values(display_name=display_name))
+            row = (await conn.execute(select(users.c.name, users.c.display_name, users.c.avatar)
+                                      .where(users.c.name_key == name.lower()))).first()
+        return Profile(user=row[0], display_name=row[1], avatar=row[2]) if row else None
+
+    async def set_avatar(self, name: str, avatar: str | None) -> tuple[Profile, str | None] | None:
+        mine = users.c.name_key == name.lower()
+        async with self._begin() as conn:
+            # FOR UPDATE (PostgreSQL; SQLite's write lock serialises anyway): two uploads at once each learn
+            # the key they replaced, so no avatar's bytes are left behind
+            row = (await conn.execute(select(users.c.name, users.c.display_name, users.c.avatar)
+                                      .where(mine).with_for_update())).first()
+            if row is None:
+                return None
+            await conn.execute(update(users).where(mine).values(avatar=avatar))
+        return Profile(user=row[0], display_name=row[1], avatar=avatar), row[2]
 
     async def secret(self, key: str, make: bytes) -> bytes:
         async with self._begin() as conn:

@@ -18,7 +18,8 @@ import { mentionsMe } from "./format.js";
 import { Members, permissions } from "./members.js";
 import { closeMenu, openMenu } from "./menu.js";
 import { Outbox } from "./outbox.js";
-import { avatar, callLog, firstLine, REACTIONS } from "./render.js";
+import { avatar, callLog, firstLine, personName, REACTIONS } from "./render.js";
+import { profiles } from "./profiles.js"; // display names, avatars, the profile card
 import { PAGE_SIZE, Room } from "./room.js";
 import { Search } from "./search.js";
 import { Shortcuts } from "./shortcuts.js"; // daily: Ctrl+K, Alt+Up/Down, "?", focus after signing in
@@ -115,6 +116,27 @@ export class Chat {
     callLog.seen = (ev) => this.calls.seen(ev);
     callLog.join = (room, callId, media) => this.calls.join(room, callId, media);
     fileCache.getToken = () => this.token;
+    profiles.onMessage = (user) => this.dialogs.openDmWith(user);
+    profiles.onEdit = () => this.dialogs.settings();
+    profiles.onChange(() => this.profilesChanged());
+  }
+
+  /** A display name arrived or changed: DM titles follow (message headers and lists repaint themselves). */
+  profilesChanged() {
+    if (profiles.getToken !== this.profileToken) return; // a chat of an earlier sign-in on this page
+    let changed = false;
+    for (const room of this.rooms.values()) {
+      if (!room.isDm) continue;
+      const title = this.titleOf(room.name, room.info);
+      if (title !== room.title) {
+        room.setTitle(title, true);
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    this.renderSidebar();
+    const active = this.rooms.get(this.active);
+    if (active && active.isDm) this.renderActive();
   }
 
   get token() {
@@ -123,9 +145,10 @@ export class Chat {
 
   start() {
     $("chat-view").hidden = false;
-    $("me-name").textContent = this.me;
-    $("me-name").title = this.me;
-    $("me-avatar").replaceChildren(avatar(this.me));
+    this.profileToken = () => this.token;
+    profiles.start(this.profileToken, this.me);
+    personName($("me-name"), this.me);
+    $("me-avatar").replaceChildren(avatar(this.me, "", { open: true }));
     this.bindUi();
     // The cached list paints the sidebar at once; the server's list replaces it when it answers.
     for (const name of this.prefs.rooms) this.addRoom(name, this.prefs.meta[name]);
@@ -537,7 +560,7 @@ export class Chat {
     if (kindOf(name, info) !== "dm") return `#${name}`;
     const members = Array.isArray(info && info.members) ? info.members : [];
     const others = members.filter((u) => u !== this.me);
-    if (others.length) return others.join(", ");
+    if (others.length) return others.map((u) => profiles.name(u)).join(", ");
     return members.length ? `${this.me} (just you)` : "Direct message";
   }
 
@@ -976,9 +999,14 @@ export class Chat {
 
   renderSidebar() {
     const all = this.sortedRooms();
+    const dmWith = (r) => {
+      const people = r.isDm && Array.isArray(r.info.members) ? r.info.members.filter((u) => u !== this.me) : [];
+      return people.length === 1 ? people[0] : null;
+    };
     const view = (r) => ({
       name: r.name,
       label: this.label(r),
+      user: dmWith(r), // a DM of two shows the other person's avatar
       kind: kindOf(r.name, r.info),
       unread: r.unread,
       unreadMore: r.unreadMore,
@@ -1073,7 +1101,7 @@ export class Chat {
     $("composer-note").hidden = !muted;
     $("composer-note").textContent = muted ? "A moderator muted you here: you can read, but not send." : "";
 
-    const typing = typingText(room ? [...room.typing.keys()] : []);
+    const typing = typingText(room ? [...room.typing.keys()].map((u) => profiles.name(u)) : []);
     if ($("typing").textContent !== typing) $("typing").textContent = typing;
     this.calls.renderHeader(room);
     const jump = $("jump");

@@ -1,18 +1,29 @@
 // dialogs.js — The chat screen's modal dialogs (native <dialog>: focus stays inside, Escape closes,
 // the focus goes back where it was): create a room, browse the directory of public rooms, start a
-// direct message, set the topic, confirm an action (with an optional reason), account settings; and the
+// direct message, set the topic, confirm an action (with an optional reason), account settings (with your
+// display name and avatar); and the
 // "You left #room. Undo" notice after leaving a public room.
 
 import * as api from "./api.js";
 import { UserPicker } from "./combobox.js";
+import { profiles } from "./profiles.js";
+import { avatar } from "./render.js";
 
 const { describeError, ROOM_RE, USER_RE } = api;
 const MIN_PASSWORD = 8;
+const MAX_DISPLAY_NAME = 64; // characters, as the server counts them
+const MAX_AVATAR = 5 * 1024 * 1024;
 const MAX_DM_USERS = 9;
 const DIRECTORY_PAGE = 200;
 const UNDO_MS = 8000; // how long "Undo" stays after leaving a public room
 
 const $ = (id) => document.getElementById(id);
+
+/** Put `text` in a status or error line, hidden while empty (so an empty one is not announced or found). */
+function say(el, text) {
+  el.textContent = text;
+  el.hidden = !text;
+}
 
 function busy(form, on) {
   for (const b of form.querySelectorAll("button")) b.disabled = on;
@@ -356,6 +367,21 @@ export class Dialogs {
     this.chat.join(room.name, { info: { ...room, visibility: "dm", members } });
   }
 
+  /** The DM with `user` (made if new), from their profile card. */
+  async openDmWith(user) {
+    let room;
+    try {
+      room = await api.openDm(this.chat.token, [user]);
+    } catch (err) {
+      if (this.chat.restFailed(err)) return;
+      this.chat.notify(describeError(err, "Couldn't start the conversation"));
+      return;
+    }
+    if (!room || typeof room.name !== "string") return;
+    const listed = Array.isArray(room.members) ? room.members : Array.isArray(room.people) ? room.people : null;
+    this.chat.join(room.name, { info: { ...room, visibility: "dm", members: listed || [this.chat.me, user] } });
+  }
+
   // ---- topic ----------------------------------------------------------------------------------------
 
   _bindTopic() {
@@ -452,6 +478,7 @@ export class Dialogs {
   // ---- account settings ----------------------------------------------------------------------------------
 
   _bindSettings() {
+    this._bindProfile();
     $("password-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const form = $("password-form");
@@ -511,7 +538,92 @@ export class Dialogs {
     );
   }
 
+  // ---- your profile (in account settings): display name and avatar ------------------------------
+
+  _bindProfile() {
+    const form = $("profile-form");
+    const error = $("profile-error");
+    const status = $("profile-status");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const input = $("profile-display-name");
+      const value = input.value.trim();
+      say(status, "");
+      if ([...value].length > MAX_DISPLAY_NAME) {
+        say(error, `A display name is at most ${MAX_DISPLAY_NAME} characters.`);
+        input.focus();
+        return;
+      }
+      say(error, "");
+      busy(form, true);
+      try {
+        const p = await profiles.setDisplayName(value);
+        input.value = p.display_name;
+        say(status, p.display_name ? "Display name saved." : "Display name removed.");
+      } catch (err) {
+        if (!this.chat.restFailed(err)) say(error, describeError(err, "Couldn't save the display name"));
+        input.focus();
+      } finally {
+        busy(form, false);
+      }
+    });
+    const file = $("profile-avatar-file");
+    $("profile-avatar-upload").addEventListener("click", () => file.click());
+    file.addEventListener("change", async () => {
+      const chosen = file.files && file.files[0];
+      file.value = "";
+      if (!chosen) return;
+      say(status, "");
+      say(error, "");
+      if (chosen.size > MAX_AVATAR) {
+        say(error, "That image is larger than 5 MB: choose a smaller one.");
+        return;
+      }
+      busy(form, true);
+      try {
+        await profiles.setAvatar(chosen);
+        say(status, "Avatar updated.");
+      } catch (err) {
+        if (!this.chat.restFailed(err)) say(error, describeError(err, "Couldn't set the avatar"));
+      } finally {
+        busy(form, false);
+        this._paintProfile();
+      }
+    });
+    $("profile-avatar-remove").addEventListener("click", async () => {
+      say(status, "");
+      say(error, "");
+      busy(form, true);
+      try {
+        await profiles.removeAvatar();
+        say(status, "Avatar removed.");
+      } catch (err) {
+        if (!this.chat.restFailed(err)) say(error, describeError(err, "Couldn't remove the avatar"));
+      } finally {
+        busy(form, false);
+        this._paintProfile();
+        $("profile-avatar-upload").focus();
+      }
+    });
+    profiles.onChange((user) => {
+      if (profiles.getToken !== this.chat.profileToken) return; // a chat of an earlier sign-in on this page
+      if (user.toLowerCase() === this.chat.me.toLowerCase()) this._paintProfile();
+    });
+  }
+
+  _paintProfile() {
+    const p = profiles.get(this.chat.me);
+    $("profile-avatar-preview").replaceChildren(avatar(this.chat.me, "avatar-large"));
+    $("profile-avatar-remove").hidden = !(p && p.avatar);
+  }
+
   settings() {
+    const p = profiles.get(this.chat.me);
+    $("profile-display-name").value = p ? p.display_name : "";
+    say($("profile-error"), "");
+    say($("profile-status"), "");
+    busy($("profile-form"), false);
+    this._paintProfile();
     $("settings-user").textContent = this.chat.me;
     $("password-form").reset();
     busy($("password-form"), false);
@@ -519,6 +631,6 @@ export class Dialogs {
     $("pw-error").textContent = "";
     $("everywhere-error").textContent = "";
     this.show($("settings-dialog"));
-    $("pw-current").focus();
+    $("profile-display-name").focus();
   }
 }

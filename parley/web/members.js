@@ -5,7 +5,7 @@
 
 import * as api from "./api.js";
 import { closeMenu, openMenu } from "./menu.js";
-import { avatar } from "./render.js";
+import { avatar, personName } from "./render.js";
 import { ROLE_LABEL, roleTag } from "./views.js";
 import { UserPicker } from "./combobox.js";
 
@@ -264,9 +264,9 @@ export class Members {
     li.className = "member-row";
     const name = document.createElement("span");
     name.className = "member-name";
-    name.textContent = user;
-    name.title = user; // layout: a long name is ellipsized; the tooltip has it whole
-    li.append(avatar(user, "avatar-small"), name);
+    name.dataset.profileOpen = user;
+    personName(name, user); // the display name; layout: a long name is ellipsized, the tooltip has it whole
+    li.append(avatar(user, "avatar-small", { open: true }), name);
     if (user === this.chat.me) {
       const you = document.createElement("span");
       you.className = "muted";

@@ -5,6 +5,7 @@
 
 import { attachmentElement } from "./attachments.js";
 import { appendFormatted, mentionsMe } from "./format.js";
+import { paintAvatar, paintName } from "./profiles.js";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
@@ -26,13 +27,31 @@ export function initialOf(name) {
   return ch.toUpperCase();
 }
 
-/** A small round avatar with the person's initial, decorative (the name is always shown too). */
-export function avatar(name, extraClass = "") {
+/**
+ * A small round avatar, decorative (the name is always shown too): the person's image when they set one
+ * (profiles.js paints it when it arrives), their initial until then. `open`: a click opens their profile card.
+ */
+export function avatar(name, extraClass = "", { open = false } = {}) {
   const el = document.createElement("span");
   el.className = `avatar ${extraClass}`.trim();
   el.setAttribute("aria-hidden", "true");
   el.style.setProperty("--hue", hueOf(name));
-  el.textContent = initialOf(name);
+  el.dataset.initial = initialOf(name);
+  el.dataset.avatarFor = name;
+  if (open) el.dataset.profileOpen = name;
+  paintAvatar(el);
+  return el;
+}
+
+/**
+ * Make `el` show `user` by their profile, kept up to date: "full" (message headers) the display name in
+ * bold then the username, muted; "plain" (lists, titles) the display name alone (the username in its
+ * tooltip). Without a display name, the username.
+ */
+export function personName(el, user, style = "plain") {
+  el.dataset.nameFor = user;
+  el.dataset.nameStyle = style;
+  paintName(el);
   return el;
 }
 
@@ -64,17 +83,20 @@ export function messageElement(msg, { mine = false, pending = false, me = "" } =
   el.dataset.ts = String(msg.ts);
   if (msg.client_id) el.dataset.clientId = msg.client_id;
 
-  el.append(avatar(msg.from));
+  el.append(avatar(msg.from, "", { open: true }));
 
   const body = document.createElement("div");
   body.className = "msg-body";
 
   const meta = document.createElement("div");
   meta.className = "msg-meta";
-  const author = document.createElement("span");
+  // the name opens the person's profile card (a button: keyboard users reach it too)
+  const author = document.createElement("button");
+  author.type = "button";
   author.className = "msg-author";
+  author.dataset.profileOpen = msg.from;
   author.style.setProperty("--hue", hueOf(msg.from));
-  author.textContent = msg.from;
+  personName(author, msg.from, "full");
   meta.append(author, " ");
   meta.append(timeElement(msg.ts));
   body.append(meta);

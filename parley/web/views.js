@@ -2,7 +2,7 @@
 // direct messages and invitations (updated in place, so keyboard focus survives new messages), the
 // online list, the typing line, room suggestions and the connection badge text.
 
-import { avatar } from "./render.js";
+import { avatar, personName } from "./render.js";
 
 export const STATE_TEXT = {
   connecting: "Connecting…",
@@ -33,9 +33,12 @@ export const ROLE_LABEL = { owner: "Owner", moderator: "Moderator" };
 const LOCK_SVG =
   '<svg viewBox="0 0 24 24" width="13" height="13" aria-hidden="true"><rect x="5" y="10.5" width="14" height="10" rx="2" fill="currentColor"/><path d="M8 10.5V8a4 4 0 0 1 8 0v2.5" fill="none" stroke="currentColor" stroke-width="2.2"/></svg>';
 
-/** The icon before a room's name: "#" for a public room, a lock for a private one, an avatar for a DM. */
-function roomIcon(kind, label) {
-  if (kind === "dm") return avatar(label || "?", "avatar-small");
+/**
+ * The icon before a room's name: "#" for a public room, a lock for a private one, an avatar for a DM (the
+ * other person's, `user`, when it is a DM of two).
+ */
+function roomIcon(kind, label, user = null) {
+  if (kind === "dm") return avatar(user || label || "?", "avatar-small");
   const icon = document.createElement("span");
   icon.className = "room-hash";
   icon.setAttribute("aria-hidden", "true");
@@ -62,7 +65,7 @@ export class RoomList {
       }
     }
     rooms.forEach((room, index) => {
-      const key = `${room.kind}\u0000${room.label}`;
+      const key = `${room.kind}\u0000${room.label}\u0000${room.user || ""}`;
       let item = this.items.get(room.name);
       if (item && item.key !== key) {
         // Label or kind changed (a DM's names arrived, a room turned private): rebuild in place.
@@ -99,7 +102,7 @@ export class RoomList {
     label.className = "room-item-name";
     label.textContent = room.label;
     label.title = room.label;
-    const parts = [roomIcon(room.kind, room.label), label];
+    const parts = [roomIcon(room.kind, room.label, room.user), label];
     if (room.kind === "private") {
       const sr = document.createElement("span");
       sr.className = "visually-hidden";
@@ -126,7 +129,8 @@ export class RoomList {
     button.append(...parts, mention, badge);
     button.addEventListener("click", () => this.onSelect(room.name));
     li.append(button);
-    return { li, button, badge, count, mention, mentionCount, mentionWord, key: `${room.kind}\u0000${room.label}` };
+    const key = `${room.kind}\u0000${room.label}\u0000${room.user || ""}`;
+    return { li, button, badge, count, mention, mentionCount, mentionWord, key };
   }
 }
 
@@ -184,9 +188,9 @@ export function memberItems(online, me, roles = null) {
     li.className = "member";
     const name = document.createElement("span");
     name.className = "member-name";
-    name.textContent = user;
-    name.title = user; // layout: a long name is ellipsized; the tooltip has it whole
-    li.append(avatar(user), name);
+    name.dataset.profileOpen = user;
+    personName(name, user); // the display name; layout: a long name is ellipsized, the tooltip has it whole
+    li.append(avatar(user, "", { open: true }), name);
     if (user === me) {
       const you = document.createElement("span");
       you.className = "muted";

@@ -36,6 +36,7 @@ from parley.store import (
     User,
     UserExists,
 )
+from parley.store.base import Profile
 from parley.transports.sink import Disconnect
 
 WAIT = 1.0  # seconds any single wait in a unit test may take before it fails (nothing here should come close)
@@ -128,6 +129,7 @@ class FakeStore(Store):
         self.calls: Counter[str] = Counter()
         self.batches: list[list[NewEvent]] = []
         self.files: dict[str, FileRecord] = {}
+        self.profile_of: dict[str, Profile] = {}  # by lower-case name; none: no display name nor avatar
         self.call_records: dict[str, CallRecord] = {}
         self._clock = 1_700_000_000_000
 
@@ -240,6 +242,29 @@ class FakeStore(Store):
         await self._enter("token_gens")
         return {n: self.users[n.lower()].token_gen for n in names if n.lower() in self.users}
 
+    async def profiles(self, names: list[str]) -> list[Profile]:
+        await self._enter("profiles")
+        keys = sorted({n.lower() for n in names if n.lower() in self.users})
+        return [self.profile_of.get(k, Profile(self.users[k].name)) for k in keys]
+
+    async def set_display_name(self, name: str, display_name: str) -> Profile | None:
+        await self._enter("set_display_name")
+        key = name.lower()
+        if key not in self.users:
+            return None
+        old = self.profile_of.get(key, Profile(self.users[key].name))
+        profile = self.profile_of[key] = Profile(old.user, display_name, old.avatar)
+        return profile
+
+    async def set_avatar(self, name: str, avatar: str | None) -> tuple[Profile, str | None] | None:
+        await self._enter("set_avatar")
+        key = name.lower()
+        if key not in self.users:
+            return None
+        old = self.profile_of.get(key, Profile(self.users[key].name))
+        profile = self.profile_of[key] = Profile(old.user, old.display_name, avatar)
+        return profile, old.avatar
+
     async def find_users(self, prefix: str, limit: int) -> list[str]:
         return sorted((u.name for k, u in self.users.items() if k.startswith(prefix.lower())), key=str.lower)[:limit]
 
@@ -335,6 +360,7 @@ class FakeStore(Store):
 
     async def delete_user(self, name: str) -> bool:
         await self._enter("delete_user")
+        self.profile_of.pop(name.lower(), None)
         return self.users.pop(name.lower(), None) is not None
 
     async def secret(self, key: str, make: bytes) -> bytes:
