@@ -278,7 +278,8 @@ export function renderQuote(quote, info) {
     quote.setAttribute("aria-label", "Reply to a message that is not available");
     return;
   }
-  author.textContent = info.from;
+  author.dataset.nameFor = info.from; // the display name, when the person has one
+  paintName(author);
   author.style.setProperty("--hue", hueOf(info.from));
   text.textContent = info.deleted ? "deleted message" : firstLine(info.text);
   quote.replaceChildren(author, " ", text);

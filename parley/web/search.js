@@ -5,6 +5,7 @@
 import * as api from "./api.js";
 import { UserPicker } from "./combobox.js";
 import { appendHighlighted, searchWords } from "./format.js";
+import { paintName } from "./profiles.js";
 import { avatar, hueOf } from "./render.js";
 
 const { describeError, USER_RE } = api;
@@ -125,7 +126,8 @@ export class Search {
     const author = document.createElement("span");
     author.className = "hit-author";
     author.style.setProperty("--hue", hueOf(String(m.from)));
-    author.textContent = String(m.from);
+    author.dataset.nameFor = String(m.from); // the display name, when the person has one
+    paintName(author);
     const when = document.createElement("time");
     const d = new Date(m.ts);
     when.dateTime = d.toISOString();

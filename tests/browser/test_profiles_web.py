@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
+from tests.browser.test_message_actions_web import act
+from tests.browser.test_message_actions_web import message as message_with
 from tests.browser.test_web_client import join, log, online_panel, send, sign_up
 
 pytestmark = pytest.mark.browser
@@ -71,6 +73,10 @@ def test_a_display_name_and_avatar_are_seen_by_others_and_the_card_opens_a_dm(ch
     members = online_panel(bob).locator(".member-name")
     expect(members.filter(has_text=ZOE)).to_have_count(1)
     expect(members.filter(has_text="bob")).to_have_count(1)
+    # a reply quotes her by her display name too
+    act(bob, "hello from Zoë", "Reply")
+    send(bob, "welcome!")
+    expect(message_with(bob, "welcome!").locator(".msg-quote .quote-author")).to_have_text(ZOE)
 
     # the profile card: by the name, with the avatar, display name and @username; Escape closes it
     author.click()
