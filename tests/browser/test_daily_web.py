@@ -59,7 +59,11 @@ def composer(page: Page):
 
 def signed_in_to_a_room(srv: ChatServer, new_page) -> tuple[Page, Person, str]:
     """A new person in a new room, signed in on a page of their own with that room open."""
-    page, me, room = signed_in_to_a_room(srv, new_page)
+    room = unique("r")
+    me = person(srv, room)
+    page = new_page()
+    sign_in(page, srv, me.name)
+    expect(heading(page, room)).to_be_visible()
     return page, me, room
 
 
