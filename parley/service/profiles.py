@@ -11,16 +11,12 @@ their own at once), so a new name or avatar reaches others within that time.
 """
 
 import asyncio
-import io
 import secrets
 import unicodedata
-import warnings
-
-from PIL import Image, ImageOps
 
 from parley.files import FileStorage
 from parley.files.sniff import IMAGES, media_type
-from parley.files.thumbs import MAX_PIXELS, MAX_PIXELS_OTHER
+from parley.files.thumbs import square
 from parley.protocol import ErrorCode
 from parley.service.policy import Refused
 from parley.store import Store
@@ -61,32 +57,6 @@ def clean_display_name(value: object) -> str:
     return text
 
 
-def square_avatar(data: bytes) -> bytes | None:
-    """A AVATAR_PX-square WebP of the image (centred crop, upright by its EXIF), or None if Pillow cannot read
-    it as an image or it is too large to decode."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width < 1 or height < 1:
-                    return None
-                if width * height > (MAX_PIXELS if image.format == "JPEG" else MAX_PIXELS_OTHER):
-                    return None
-                image.draft("RGB", (AVATAR_PX * 2, AVATAR_PX * 2))
-                try:
-                    upright = ImageOps.exif_transpose(image) or image
-                except Exception:  # a damaged EXIF block costs the rotation, not the avatar
-                    upright = image
-                rgb = upright.convert("RGBA" if upright.mode in ("RGBA", "LA", "P", "PA") else "RGB")
-                square = ImageOps.fit(rgb, (AVATAR_PX, AVATAR_PX), Image.Resampling.LANCZOS)
-                out = io.BytesIO()
-                square.save(out, "WEBP", quality=85)
-                return out.getvalue()
-    except Exception:  # Pillow raises many kinds on a damaged or hostile file
-        return None
-
-
 class Profiles:
     """Display names and avatars; the avatar bytes live in `storage` (the file storage of uploads)."""
 
@@ -118,7 +88,7 @@ class Profiles:
             raise Refused(ErrorCode.BAD_REQUEST, _NOT_IMAGE)
         try:
             async with asyncio.timeout(AVATAR_TIMEOUT), self._decoding:
-                webp = await asyncio.to_thread(square_avatar, data)
+                webp = await asyncio.to_thread(square, data, AVATAR_PX)
         except TimeoutError:
             webp = None
         if webp is None:
