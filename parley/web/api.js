@@ -16,6 +16,11 @@ export const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export function roomKey(name) {
   return name.toLowerCase();
 }
+
+/** The room name (or the start of one) typed in a field: spaces and a leading "#" left out, in lower case. */
+export function typedRoom(value) {
+  return roomKey(value.trim().replace(/^#/, ""));
+}
 export const USER_RE = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** Words for an error the server gave for something the user asked for: "<what>: <why>". */

@@ -263,7 +263,7 @@ export class Chat {
     let suggestTimer = null;
     $("join-room").addEventListener("input", (ev) => {
       clearTimeout(suggestTimer);
-      const words = api.roomKey(ev.target.value.trim().replace(/^#/, ""));
+      const words = api.typedRoom(ev.target.value);
       if (words) suggestTimer = setTimeout(() => this.loadSuggestions(words), 200);
     });
     $("sign-out").addEventListener("click", () => this.signOut());
@@ -371,7 +371,7 @@ export class Chat {
       return;
     }
     if (!words) this.suggestions = rooms;
-    else if (api.roomKey($("join-room").value.trim().replace(/^#/, "")) !== words) return; // typed on since
+    else if (api.typedRoom($("join-room").value) !== words) return; // typed on since
     const list = $("room-suggestions");
     list.replaceChildren(
       ...rooms.map((r) => {
@@ -570,7 +570,7 @@ export class Chat {
 
   joinFromForm() {
     const input = $("join-room");
-    const name = api.roomKey(input.value.trim().replace(/^#/, ""));
+    const name = api.typedRoom(input.value);
     const error = $("join-error");
     if (!ROOM_RE.test(name)) {
       error.textContent = name

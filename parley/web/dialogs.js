@@ -80,7 +80,7 @@ export class Dialogs {
       ev.preventDefault();
       const error = $("create-error");
       const input = $("create-name");
-      const name = api.roomKey(input.value.trim().replace(/^#/, ""));
+      const name = api.typedRoom(input.value);
       const visibility = form.querySelector("input[name=visibility]:checked").value;
       const topic = $("create-topic").value.trim();
       if (!ROOM_RE.test(name)) {
@@ -135,7 +135,7 @@ export class Dialogs {
       clearTimeout(timer);
       timer = setTimeout(() => {
         // then from the server, which looks through every public room
-        const words = $("browse-filter").value.trim().replace(/^#/, "").toLowerCase();
+        const words = api.typedRoom($("browse-filter").value);
         if (words === this.dir.words) return;
         this.dir = { rooms: [], next: null, loading: false, words };
         this._loadDirectory(false);
@@ -177,7 +177,7 @@ export class Dialogs {
   }
 
   _renderDirectory() {
-    const q = $("browse-filter").value.trim().replace(/^#/, "").toLowerCase();
+    const q = api.typedRoom($("browse-filter").value);
     const rooms = this.dir.rooms.filter(
       (r) => !q || r.name.toLowerCase().includes(q) || (typeof r.topic === "string" && r.topic.toLowerCase().includes(q)),
     );
