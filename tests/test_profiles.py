@@ -1,6 +1,7 @@
 """Profiles, on both stores: a Unicode display name beside the ASCII username and an avatar image (made a
 256 px square WebP, kept in the file storage, its old bytes deleted when replaced), read back in batches by
-anyone signed in; every bad request is refused with a clear answer and the profile as it was."""
+anyone signed in, and every change pushed at once to every connection as a `profile` frame; every bad
+request is refused with a clear answer and the profile as it was."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.support import ServerProcess, download, http, register
+from tests.support import Client, ServerProcess, close_all, download, http, register, unique
 from tests.test_files import SVG, jpeg, png, stored
 
 
@@ -194,3 +195,60 @@ def test_bad_profile_queries_are_refused(shared_server: ServerProcess) -> None:
     for who in ("nobody-" + uuid.uuid4().hex[:8], name, "..%2F..%2Fetc", "x" * 40):
         status, _, _ = download(shared_server, token, f"/api/users/{who}/avatar")
         assert status == 404, who
+
+
+async def test_every_connection_gets_a_profile_frame_when_a_profile_changes(shared_server: ServerProcess,
+                                                                          shared_db_url: str) -> None:
+    """Someone who shares no room with alice, and alice's own other device, both hear of each change at once:
+    a new display name, an avatar (its version is the ETag of the image), its removal. A refused change, or
+    removing an avatar there is none of, sends nothing."""
+    (alice, a_token), (_, b_token) = register(shared_server), register(shared_server)
+    bob = await Client.connect(shared_server, b_token)
+    other_device = await Client.connect(shared_server, a_token)
+    # bob also polls (GET /api/poll) a room of his own, as a client that cannot use WebSocket would
+    room = unique("quiet")
+    assert http("POST", f"{shared_server.http}/api/rooms", {"name": room, "visibility": "public"},
+                token=b_token)[0] == 201
+    poll = f"{shared_server.http}/api/poll?client=profiles&timeout=2&rooms={room}"
+    assert (await asyncio.to_thread(http, "GET", poll, token=b_token))[0] == 200
+    url = f"{shared_server.http}/api/me"
+    try:
+        status, _ = await asyncio.to_thread(http, "PATCH", url, {"display_name": " Alice Ö 🌿"}, token=a_token)
+        assert status == 200
+        named = {"type": "profile", "user": alice, "display_name": "Alice Ö 🌿", "avatar": None}
+        assert await bob.expect("profile", user=alice) == named
+        assert await other_device.expect("profile", user=alice) == named
+        status, answer = await asyncio.to_thread(http, "GET", poll, token=b_token)
+        assert status == 200 and named in answer["frames"], answer
+
+        before = await asyncio.to_thread(avatar_keys, shared_db_url)
+        assert (await asyncio.to_thread(put_avatar, shared_server, a_token, png(64, 64)))[0] == 200
+        (key,) = await asyncio.to_thread(avatar_keys, shared_db_url) - before
+        _, headers, _ = await asyncio.to_thread(download, shared_server, b_token, f"/api/users/{alice}/avatar")
+        assert headers["ETag"] == f'"{key}"'
+        pictured = {**named, "avatar": key}
+        assert await bob.expect("profile", user=alice) == pictured
+        assert await other_device.expect("profile", user=alice) == pictured
+
+        status, _ = await asyncio.to_thread(http, "DELETE", f"{url}/avatar", token=a_token)
+        assert status == 200
+        assert await bob.expect("profile", user=alice) == named
+        assert await other_device.expect("profile", user=alice) == named
+
+        assert (await asyncio.to_thread(http, "DELETE", f"{url}/avatar", token=a_token))[0] == 200  # none to remove
+        assert (await asyncio.to_thread(http, "PATCH", url, {"display_name": "x" * 65}, token=a_token))[0] == 400
+        assert (await asyncio.to_thread(put_avatar, shared_server, a_token, SVG))[0] == 400
+        assert await bob.nothing(0.5, "profile", user=alice) == []
+    finally:
+        await close_all(bob, other_device)
+
+
+def test_profile_changes_are_rate_limited_and_the_last_accepted_one_stays(shared_server: ServerProcess) -> None:
+    """Each change reaches every connection: 10 in a row are fine, then the next is refused (429) for a while."""
+    _, token = register(shared_server)
+    url = f"{shared_server.http}/api/me"
+    for i in range(10):
+        assert http("PATCH", url, {"display_name": f"Try {i}"}, token=token)[0] == 200, i
+    status, body = http("PATCH", url, {"display_name": "One too many"}, token=token)
+    assert (status, body["error"]) == (429, "rate_limited"), body
+    assert me(shared_server, token)["display_name"] == "Try 9"

@@ -37,6 +37,9 @@ class BrokerEvents(Protocol):
     def on_direct(self, user: str, data: bytes) -> None:
         """A frame (`data`, encoded) for every connection of `user` on this node."""
 
+    def on_everyone(self, data: bytes) -> None:
+        """A frame (`data`, encoded) for every connection on this node."""
+
     async def on_connected(self) -> None:
         """The broker (re)connected; events published meanwhile may be lost."""
 
@@ -76,3 +79,8 @@ class Broker(ABC):
     def publish_direct(self, user: str, data: bytes) -> None:
         """A frame for every connection of `user`, on every node (BrokerEvents.on_direct); best effort, like
         typing: not stored, lost if the broker is down."""
+
+    @abstractmethod
+    def publish_everyone(self, data: bytes) -> None:
+        """A frame for every connection, on every node (BrokerEvents.on_everyone); best effort, as
+        publish_direct."""

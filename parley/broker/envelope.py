@@ -53,7 +53,13 @@ class DirectItem(msgspec.Struct, tag="d", array_like=True):
     data: msgspec.Raw
 
 
-Item = EventItem | TypingItem | PresenceItem | HeadItem | AccessItem | UserItem | DirectItem
+class EveryoneItem(msgspec.Struct, tag="e", array_like=True):
+    """A frame for every connection on every node (a changed profile)."""
+
+    data: msgspec.Raw
+
+
+Item = EventItem | TypingItem | PresenceItem | HeadItem | AccessItem | UserItem | DirectItem | EveryoneItem
 
 
 class Envelope(msgspec.Struct, array_like=True):

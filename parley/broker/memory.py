@@ -35,3 +35,7 @@ class MemoryBroker(Broker):
     def publish_direct(self, user: str, data: bytes) -> None:
         if self.events is not None:
             self.events.on_direct(user, data)
+
+    def publish_everyone(self, data: bytes) -> None:
+        if self.events is not None:
+            self.events.on_everyone(data)

@@ -42,6 +42,7 @@ from parley.broker.envelope import (
     DirectItem,
     Envelope,
     EventItem,
+    EveryoneItem,
     HeadItem,
     Item,
     PresenceItem,
@@ -164,6 +165,12 @@ class RedisBroker(Broker):
         if self.events is not None:
             self.events.on_direct(user, data)
         self._outbox.append(DirectItem(user, msgspec.Raw(data)))
+        self._wake.set()
+
+    def publish_everyone(self, data: bytes) -> None:
+        if self.events is not None:
+            self.events.on_everyone(data)
+        self._outbox.append(EveryoneItem(msgspec.Raw(data)))
         self._wake.set()
 
     def publish_presence(self, room: str, user: str, online: bool) -> None:
@@ -302,6 +309,8 @@ class RedisBroker(Broker):
                 events.on_user(item.user)  # type: ignore[union-attr]
             elif kind is DirectItem:
                 events.on_direct(item.user, bytes(item.data))  # type: ignore[union-attr]
+            elif kind is EveryoneItem:
+                events.on_everyone(bytes(item.data))  # type: ignore[union-attr]
 
     async def _tick_loop(self) -> None:
         while True:

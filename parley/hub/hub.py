@@ -28,6 +28,8 @@ class Control(Protocol):
 
     def direct(self, user: str, data: bytes) -> None: ...
 
+    def everyone(self, data: bytes) -> None: ...
+
     def reconnected(self) -> None: ...
 
 
@@ -187,6 +189,10 @@ class Hub:
     def on_direct(self, user: str, data: bytes) -> None:
         if self.control is not None:
             self.control.direct(user, data)
+
+    def on_everyone(self, data: bytes) -> None:
+        if self.control is not None:
+            self.control.everyone(data)
 
     async def on_connected(self) -> None:
         """The broker (re)subscribed: events published meanwhile may be lost. Make this node's presence

@@ -54,6 +54,7 @@ class ChatService:
         self.sessions = SessionRegistry()
         self.access = AccessCache(self._store)
         self.accounts = Accounts(settings, self._store, self._broker, self.sessions)
+        self.accounts.profiles.publish = self.to_everyone  # a changed profile reaches every page at once
         self.limits = UserLimits(settings.rate, settings.burst)  # messages per user, every way in together
         self.join_limits = UserLimits(JOIN_RATE, JOIN_BURST)  # joins (and so presence changes) per user
         self.typing_limits = UserLimits(TYPING_RATE, TYPING_BURST)  # typing over REST
@@ -124,6 +125,14 @@ class ChatService:
     def to_user(self, user: str, frame: object) -> None:
         """Send `frame` to every connection of `user`, on every node (best effort)."""
         self._broker.publish_direct(user, encode(frame))
+
+    def everyone(self, data: bytes) -> None:
+        """A frame for every connection on this node (published to every node with `to_everyone`)."""
+        self.sessions.deliver_all(Outbound(data))
+
+    def to_everyone(self, frame: object) -> None:
+        """Send `frame` to every connection, on every node (best effort)."""
+        self._broker.publish_everyone(encode(frame))
 
     def reconnected(self) -> None:
         self.access.clear()

@@ -6,18 +6,24 @@ and made a 256 px WebP with Pillow (bounded in pixels, in a thread, one or two a
 in the file storage under a random key of its own (no row in `files`: it belongs to no room and is not swept
 with them). The users row holds the key; replacing or removing the avatar deletes the old bytes.
 
-Nothing is published when a profile changes: pages refresh the profiles they show every few minutes (and
-their own at once), so a new name or avatar reaches others within that time.
+A change is pushed at once to every connection on every node as a `profile` frame (protocol/frames.py
+ProfileChanged, through `publish`, which the chat service sets), so open pages repaint the person's name
+and avatar; pages also refresh the profiles they show every few minutes, in case a frame was lost. Each
+user may change their profile PROFILE_BURST times in a row, then once every 1 / PROFILE_RATE seconds: a
+change reaches every connection, so it must not become a way to flood them.
 """
 
 import asyncio
 import secrets
 import unicodedata
+from collections.abc import Callable
 
 from parley.files import FileStorage
 from parley.files.sniff import IMAGES, media_type
 from parley.files.thumbs import square
 from parley.protocol import ErrorCode
+from parley.protocol.frames import ProfileChanged
+from parley.service.limits import UserLimits
 from parley.service.policy import Refused
 from parley.store import Store
 from parley.store.base import Profile
@@ -27,6 +33,7 @@ MAX_AVATAR = 5 * 1024 * 1024  # bytes of an uploaded avatar image
 AVATAR_PX = 256  # an avatar is AVATAR_PX x AVATAR_PX
 AVATAR_TIMEOUT = 10.0  # seconds making one may take
 MAX_PROFILES = 100  # names one GET /api/profiles may ask for
+PROFILE_RATE, PROFILE_BURST = 0.5, 10  # profile changes per second per user (each one reaches every connection)
 ZWJ = "\u200d"  # joins emoji (👩‍💻): the one format character a display name may hold
 _NOT_IMAGE = "the avatar must be a PNG, JPEG, GIF or WebP image"
 
@@ -63,6 +70,8 @@ class Profiles:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._decoding = asyncio.Semaphore(2)
+        self._limits = UserLimits(PROFILE_RATE, PROFILE_BURST)
+        self.publish: Callable[[ProfileChanged], None] | None = None  # to every connection on every node
 
     async def profile(self, user: str) -> Profile:
         found = await self._store.profiles([user])
@@ -75,9 +84,12 @@ class Profiles:
         return await self._store.profiles(names)
 
     async def set_display_name(self, user: str, value: object) -> Profile:
-        profile = await self._store.set_display_name(user, clean_display_name(value))
+        name = clean_display_name(value)
+        self._take(user)
+        profile = await self._store.set_display_name(user, name)
         if profile is None:
             raise Refused(ErrorCode.NOT_FOUND, "account no longer exists")
+        self._changed(profile)
         return profile
 
     async def set_avatar(self, user: str, data: bytes, storage: FileStorage) -> Profile:
@@ -86,6 +98,7 @@ class Profiles:
             raise Refused(ErrorCode.TOO_LARGE, f"the avatar is too large: at most {MAX_AVATAR:,} bytes")
         if media_type(data[:8192]) not in IMAGES:
             raise Refused(ErrorCode.BAD_REQUEST, _NOT_IMAGE)
+        self._take(user)
         try:
             async with asyncio.timeout(AVATAR_TIMEOUT), self._decoding:
                 webp = await asyncio.to_thread(square, data, AVATAR_PX)
@@ -104,18 +117,29 @@ class Profiles:
             await storage.delete(key)
             raise Refused(ErrorCode.NOT_FOUND, "account no longer exists")
         profile, old = changed
+        self._changed(profile)
         if old:
             await storage.delete(old)
         return profile
 
     async def remove_avatar(self, user: str, storage: FileStorage) -> Profile:
+        self._take(user)
         changed = await self._store.set_avatar(user, None)
         if changed is None:
             raise Refused(ErrorCode.NOT_FOUND, "account no longer exists")
         profile, old = changed
         if old:
             await storage.delete(old)
+            self._changed(profile)  # removing when there was none changes nothing
         return profile
+
+    def _take(self, user: str) -> None:
+        if not self._limits.take(user):
+            raise Refused(ErrorCode.RATE_LIMITED, "too many profile changes; try again in a few seconds")
+
+    def _changed(self, profile: Profile) -> None:
+        if self.publish is not None:
+            self.publish(ProfileChanged(user=profile.user, display_name=profile.display_name, avatar=profile.avatar))
 
     async def avatar_key(self, name: str) -> str | None:
         """The storage key of `name`'s avatar, None if the account has none (or there is no such account)."""

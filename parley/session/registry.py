@@ -1,8 +1,9 @@
 """The live sessions of this process by user, whatever transport carries them.
 
 For what must reach a user's connections rather than a room's: a kick or a revoked token ends them,
-and per-user delivery (e.g. call signalling to one user's devices) looks them up here. A session is
-registered once it has authenticated and removed when it ends.
+and per-user delivery (e.g. call signalling to one user's devices) looks them up here, as does what goes
+to every connection (a changed profile). A session is registered once it has authenticated and removed
+when it ends.
 """
 
 from typing import Protocol
@@ -67,6 +68,15 @@ class SessionRegistry:
         for session in sessions:
             session.push(out)
         return len(sessions)
+
+    def deliver_all(self, out: Outbound) -> int:
+        """Queue `out` on every session on this node; how many got it."""
+        count = 0
+        for sessions in self._by_user.values():
+            for session in sessions:
+                session.push(out)
+            count += len(sessions)
+        return count
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._by_user.values())

@@ -18,9 +18,11 @@ export function closeMenu({ focusAnchor = false } = {}) {
 /**
  * Open a menu under `anchor` (a button with aria-haspopup="menu").
  * items: [{label, onSelect, danger?, ariaLabel?, checked?}] (falsy entries are skipped; an item with
- * `checked` is one of a group of choices, role="menuitemradio"); `className` styles the menu.
+ * `checked` is one of a group of choices, role="menuitemradio"); `className` styles the menu. With
+ * `returnFocus`, choosing an item gives the focus back to the button first (so a dialog the item opens
+ * returns it there when it closes, rather than to the page).
  */
-export function openMenu(anchor, items, { label, className = "" } = {}) {
+export function openMenu(anchor, items, { label, className = "", returnFocus = false } = {}) {
   const wasOpen = current && current.anchor === anchor;
   closeMenu();
   if (wasOpen) return; // a second click on the button closes its menu
@@ -43,7 +45,7 @@ export function openMenu(anchor, items, { label, className = "" } = {}) {
       b.title = item.ariaLabel;
     }
     b.addEventListener("click", () => {
-      closeMenu();
+      closeMenu({ focusAnchor: returnFocus });
       item.onSelect();
     });
     return b;

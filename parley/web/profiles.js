@@ -3,10 +3,11 @@
 // Whatever shows a person marks its element (render.js `avatar()` and `personName()`: data-avatar-for,
 // data-name-for); asking for a profile the page does not have yet batches a GET /api/profiles (up to 100
 // names) a moment later, and every marked element of a person is repainted in place when their profile
-// arrives or changes. The server pushes nothing when a profile changes: the page asks again every 5
-// minutes for everyone it knows (avatars are revalidated by ETag, so an unchanged one costs a 304), and
-// your own change shows at once. Avatars are fetched with the token (an <img src> cannot send it) and
-// shown through object URLs.
+// arrives or changes. When anyone changes their profile the server pushes a `profile` frame to every
+// connection (chat.js hands it to `pushed`), so a new name or avatar shows at once on every page, your
+// own other tabs and devices included; as a fallback for frames lost while disconnected, the page also asks
+// again every 5 minutes for everyone it knows (avatars are revalidated by ETag, so an unchanged one costs a
+// 304). Avatars are fetched with the token (an <img src> cannot send it) and shown through object URLs.
 //
 // The card: a click on a person's name or avatar (data-profile-open) opens a small modal popover by it with
 // the avatar, display name, @username, "Message" (the DM with them) and, for yourself, "Edit profile".
@@ -146,6 +147,28 @@ class Profiles {
         if (!answered.has(k) && !this.data.has(k)) this.data.set(k, { user: k, display_name: "", avatar: false, missing: true });
       }
     }
+  }
+
+  /**
+   * A `profile` frame: `user` changed their display name or avatar (`avatar`: its version, the ETag of the
+   * image without quotes, or null). Only people the page knows of (or is asking for) are kept: the others
+   * are fetched when something shows them.
+   */
+  pushed(f) {
+    if (!f || typeof f.user !== "string" || !USER_RE.test(f.user)) return;
+    const key = f.user.toLowerCase();
+    if (!this.data.has(key) && !this.asking.has(key)) return;
+    const version = typeof f.avatar === "string" ? f.avatar : null;
+    const profile = { user: f.user, display_name: typeof f.display_name === "string" ? f.display_name : "", avatar: !!version };
+    const had = this.avatars.get(key);
+    if (had instanceof Promise) {
+      // an older image may be on its way: fetch again once it is here (a 304 if it was the new one)
+      this.update(profile);
+      const again = () => this._fetchAvatar(f.user);
+      if (version) had.then(again, again);
+      return;
+    }
+    this.update(profile, { revalidate: !!version && (!had || had.etag !== `"${version}"`) });
   }
 
   /** A profile from the server (GET /api/profiles, PATCH /api/me, the avatar routes): repaint its person. */

@@ -153,23 +153,98 @@ def test_a_long_room_name_is_ellipsized_in_the_header_at_every_width(server, new
     open_room(page, LONG_ROOM)
     heading = page.get_by_role("heading", name=f"#{LONG_ROOM}", exact=True)
     controls = page.locator(".room-header .header-right")
-    buttons = ["Start a voice call", "Start a video call", "Search messages", "Members", "Room options", "Leave"]
+    buttons = ["Start a voice call", "Start a video call", "Room options"]
+    wide_only = ["Search messages", "Members", "Leave"]  # in the room menu on a phone
     for width in (390, 800, 1024, 1440):
         page.set_viewport_size({"width": width, "height": 844})
         assert page_width(page) <= width, f"the page scrolls sideways at {width} px"
         title, right = box(heading), box(controls)
         assert title["x"] >= 0 and title["x"] + title["width"] <= right["x"] + 0.5, f"under the controls at {width}"
-        assert title["width"] >= 60, f"the title has {title['width']} px at {width} px"
+        assert title["width"] >= (180 if width <= 760 else 60), f"the title has {title['width']} px at {width} px"
         assert one_line(heading)
         if heading.evaluate("el => el.scrollWidth > el.clientWidth"):
             assert heading.evaluate("el => getComputedStyle(el).textOverflow") == "ellipsis"
         fits_across(page, page.get_by_role("status", name="Connection"), width)
-        for name in buttons:
+        for name in wide_only:
+            if width <= 760:
+                expect(page.get_by_role("button", name=name, exact=True)).to_be_hidden()
+        for name in buttons + (wide_only if width > 760 else []):
             fits_across(page, page.get_by_role("button", name=name, exact=True), width)
             b = box(page.get_by_role("button", name=name, exact=True))
             assert b["height"] <= 44, f"{name} wraps at {width} px"
     # The whole name is still there for assistive technology.
     expect(heading).to_have_text(f"#{LONG_ROOM}")
+
+
+def test_a_phone_header_leaves_the_title_room_and_its_menu_has_search_members_and_leave(server, new_page):
+    """Issue 15: at 390 px the header held eight controls and left a long room name about 90 px. On a phone
+    Search, Members and Leave are in the room menu ("Room options"), reached by touch and by keyboard, and
+    they work from there; wider, the header keeps them and the menu is as it was."""
+    room = "quarterly-planning-and-roadmap-review-for-the-platform-team"
+    friend, me = server.tokens[FRIEND], server.tokens[LONG_USER]
+    server.call("POST", "/api/rooms", {"name": room, "visibility": "public", "topic": ""}, token=friend, expect=201)
+    server.call("POST", f"/api/rooms/{room}/join", {}, token=me)
+    server.post_message(friend, room, "roadmap draft is up", "phone-menu-1")
+    page = signed_in(new_page, server, LONG_USER, PHONE)
+    open_room(page, room)
+    heading = page.get_by_role("heading", name=f"#{room}", exact=True)
+    title = box(heading)
+    assert title["width"] >= 180, f"the title has {title['width']:.0f} px of 390"
+    assert page_width(page) <= PHONE["width"]
+    for name in ("Search messages", "Members", "Leave"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_hidden()
+    options = page.get_by_role("button", name="Room options")
+    expect(options).to_be_visible()
+    fits_across(page, options, PHONE["width"])
+    fits_across(page, page.get_by_role("status", name="Connection"), PHONE["width"])
+    menu = page.get_by_role("menu", name=f"#{room} options")
+
+    # Search, by touch: the dialog opens and finds the room's message; closing it gives the focus back.
+    options.click()
+    expect(menu).to_be_visible()
+    fits_across(page, menu, PHONE["width"])
+    menu.get_by_role("menuitem", name="Search messages…").click()
+    search = page.get_by_role("dialog", name="Search messages")
+    expect(search).to_be_visible()
+    page.keyboard.type("roadmap")
+    expect(search.get_by_role("list", name="Search results")).to_contain_text("roadmap draft is up")
+    search.get_by_role("button", name="Close").click()
+    expect(search).to_be_hidden()
+    expect(options).to_be_focused()
+
+    # Members, by keyboard: Enter opens the menu, arrows move, Enter chooses.
+    page.keyboard.press("Enter")
+    expect(menu.get_by_role("menuitem").first).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name="Members")).to_be_focused()
+    page.keyboard.press("Enter")
+    members = page.get_by_role("dialog", name=f"Members of #{room}")
+    expect(members).to_be_visible()
+    expect(members.get_by_role("list", name="Members")).to_contain_text(FRIEND)
+    members.get_by_role("button", name="Close").click()
+    expect(members).to_be_hidden()
+
+    # Wider, the header has the buttons again and the menu no Search item.
+    page.set_viewport_size(DESKTOP)
+    for name in ("Search messages", "Members", "Leave"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
+    options.click()
+    expect(menu.get_by_role("menuitem", name="Members")).to_be_visible()
+    expect(menu.get_by_role("menuitem", name="Search messages…")).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.set_viewport_size(PHONE)
+
+    # Leave, by keyboard (a first letter jumps to it): the room leaves the list.
+    options.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("l")
+    expect(menu.get_by_role("menuitem", name="Leave room")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text=f"You left #{room}")).to_be_visible()
+    open_drawer_if_phone(page)
+    expect(room_button(page, room)).to_have_count(0)
+    mine = server.call("GET", "/api/me/rooms", token=me)["rooms"]
+    assert room not in {r["name"] for r in mine}
 
 
 def test_hovering_a_follow_on_message_does_not_move_the_list(server, new_page):

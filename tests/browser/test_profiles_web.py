@@ -109,3 +109,46 @@ def test_a_display_name_and_avatar_are_seen_by_others_and_the_card_opens_a_dm(ch
     settings = alice.get_by_role("dialog", name="Account")
     expect(settings.get_by_label("Display name")).to_have_value(ZOE)
     expect(settings.get_by_label("Display name")).to_be_focused()
+
+
+def test_a_profile_change_shows_at_once_on_other_pages_without_reloading(chat_server, new_page,
+                                                                          tmp_path: Path) -> None:
+    """Issue 15: a new name or avatar reached other pages only at their 5-minute refresh. Now the server
+    pushes it: bob's page and alice's second tab repaint her existing message within moments."""
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (120, 120), (200, 60, 40)).save(picture)
+    alice, bob = new_page(), new_page()
+    sign_up(alice, chat_server, "alice")
+    sign_up(bob, chat_server, "bob")
+    join(alice, "lobby")
+    join(bob, "lobby")
+    send(alice, "before the change")
+    tab = alice.context.new_page()  # her second tab, same sign-in
+    tab.goto(chat_server.url)
+    pages = (bob, tab)
+    for page in pages:
+        line = log(page).locator(".msg").filter(has_text="before the change")
+        expect(line.locator(".msg-author")).to_have_text("alice")
+        expect(line.locator(".avatar img")).to_have_count(0)
+        page.evaluate("window.__notReloaded = true")
+
+    alice.get_by_role("button", name="Account settings").click()
+    settings = alice.get_by_role("dialog", name="Account")
+    settings.get_by_label("Display name").fill(ZOE)
+    settings.get_by_role("button", name="Save display name").click()
+    expect(settings.get_by_role("status").first).to_have_text("Display name saved.")
+    for page in pages:
+        line = log(page).locator(".msg").filter(has_text="before the change")
+        expect(line.locator(".msg-author .display-name")).to_have_text(ZOE)  # 5 s, not the 5-minute refresh
+        expect(line.locator(".msg-author .username-after")).to_have_text("alice")
+
+    settings.locator("#profile-avatar-file").set_input_files(str(picture))
+    expect(settings.get_by_role("status").first).to_have_text("Avatar updated.")
+    for page in pages:
+        image_loaded(log(page).locator(".msg").filter(has_text="before the change").locator(".avatar").first)
+
+    settings.get_by_role("button", name="Remove avatar").click()
+    for page in pages:
+        line = log(page).locator(".msg").filter(has_text="before the change")
+        expect(line.locator(".avatar img")).to_have_count(0)
+        assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"

@@ -483,10 +483,16 @@ def test_phone_width_dark_mode_dialogs_and_drawer(chat_server, new_page):
     bg = page.evaluate("() => getComputedStyle(document.querySelector('.room-pane')).backgroundColor")
     assert bg != "rgb(255, 255, 255)"
 
-    # The header keeps its controls on screen.
-    for name in ("Members", "Room options", "Leave"):
-        box = page.get_by_role("button", name=name, exact=True).bounding_box()
-        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
+    # The header keeps the room menu on screen; Search, Members and Leave are in that menu.
+    box = page.get_by_role("button", name="Room options", exact=True).bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    for name in ("Search messages", "Members", "Leave"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_hidden()
+    page.get_by_role("button", name="Room options").click()
+    for item in ("Search messages…", "Members", "Leave room"):
+        expect(page.get_by_role("menuitem", name=item)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menu")).to_have_count(0)
 
     # The members dialog fits the screen, and inviting works there.
     room_menu(page, "Invite people…")

@@ -370,13 +370,14 @@ def test_scroll_back_through_500_messages(make_server, new_page):
     first = log(page).get_by_text("seed 001", exact=True)
 
     for _ in range(40):
+        count = messages.count()
         if first.count():
             break
-        count = messages.count()
         anchor = log(page).get_by_text(messages.first.locator(".msg-text").inner_text(), exact=True)
         log(page).evaluate("el => { el.scrollTop = 0; }")
         y_before = anchor.bounding_box()["y"]
-        expect(messages).not_to_have_count(count)
+        # The page may fetch the last page on its own between the two counts: then seed 001 is there.
+        expect(first.or_(messages.nth(count)).first).to_be_attached()
         # No jump: the message that was at the top stays where it was on screen.
         assert abs(anchor.bounding_box()["y"] - y_before) <= 2
     expect(first).to_have_count(1)
@@ -397,10 +398,15 @@ def test_phone_width_is_usable(chat_server, new_page):
     join(page, "pocket")
     send(page, "typed on a phone")
     expect_once(page, "typed on a phone")
-    for name in ("Send", "Leave"):
+    for name in ("Send", "Room options"):
         box = page.get_by_role("button", name=name, exact=True).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    # Leave is in the room menu on a phone (the header has no room for it).
+    expect(page.get_by_role("button", name="Leave", exact=True)).to_be_hidden()
+    page.get_by_role("button", name="Room options").click()
+    expect(page.get_by_role("menuitem", name="Leave room")).to_be_visible()
+    page.keyboard.press("Escape")
     expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
     expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
