@@ -1,8 +1,8 @@
 """A lean WebSocket client for `parley bench`: one asyncio.Protocol per connection, no task per connection.
 
-It performs the RFC 6455 opening handshake itself, then speaks Parley's protocol (auth, join, send) and
-reads server frames straight from the receive buffer. The generator is Python and has to keep up with a
-fan-out server, so the hot path does the least it can:
+It performs the RFC 6455 opening handshake itself, then speaks Parley's protocol (an `auth` that carries the
+room, then send) and reads server frames straight from the receive buffer. The generator is Python and has
+to keep up with a fan-out server, so the hot path does the least it can:
 
 - a `message` frame is counted by a bytes search for `"type":"message"` inside the frame, without
   decoding it (quotes inside a message's text are JSON-escaped, so the bare token can only be a type);
@@ -206,7 +206,7 @@ class BenchClient(asyncio.Protocol):
             return None
         self.opened_at = now_ms()
         self.state = AUTHENTICATING
-        self.send({"type": "auth", "token": self.token})
+        self.send({"type": "auth", "token": self.token, "rooms": [{"room": self.room}]})  # ready in one round trip
         return rest
 
     def _setup_frame(self, payload: bytes) -> None:
@@ -220,8 +220,7 @@ class BenchClient(asyncio.Protocol):
         if kind == "error":
             self._not_ready(f"error before joining: {frame.get('code')}: {frame.get('message')}")
         elif kind == "ready" and self.state == AUTHENTICATING:
-            self.state = JOINING
-            self.send({"type": "join", "room": self.room})
+            self.state = JOINING  # the auth frame carried the room: `joined` follows without asking
         elif kind == "joined" and self.state == JOINING and frame.get("room") == self.room:
             self.state = JOINED
             if not self.ready.done():

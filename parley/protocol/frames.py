@@ -41,14 +41,32 @@ class _Client(msgspec.Struct, tag_field="type", frozen=True):
     pass
 
 
+class AuthRoom(msgspec.Struct, frozen=True):
+    """A room to join as part of `auth`: the same fields as a `join` frame."""
+
+    room: Room
+    since: Seq | None = None
+    resume: bool = False
+    ref: Ref = None
+
+
 class Auth(_Client, tag="auth", frozen=True):
+    """Authenticate; `rooms` (optional) are joined right after `ready`, each as its own `join` would be,
+    so a client is ready to chat after one round trip."""
+
     token: str
+    rooms: list[AuthRoom] | None = None
     ref: Ref = None
 
 
 class Join(_Client, tag="join", frozen=True):
+    """Follow `room` (becoming a member first if the policy allows), replaying what came after `since`.
+    `resume`: only if the user is still a member (a reconnecting client must not rejoin a room it left
+    elsewhere); otherwise `not_joined`."""
+
     room: Room
     since: Seq | None = None
+    resume: bool = False
     ref: Ref = None
 
 
@@ -404,6 +422,15 @@ class ReadMarker(_Server, tag="read"):
 
     room: str
     seq: int
+
+
+class ProfileChanged(_Server, tag="profile"):
+    """`user` changed their display name or avatar (sent to every connection, on every node). `avatar` is the
+    avatar's version — the ETag of GET /api/users/{user}/avatar without its quotes — or None for none."""
+
+    user: str
+    display_name: str
+    avatar: str | None
 
 
 class TypingEvent(_Server, tag="typing"):

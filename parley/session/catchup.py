@@ -55,6 +55,10 @@ async def run(session: Session, frame: Join, mine: CatchUp) -> None:
     room, service = frame.room, session.service
     user = session.user
     try:
+        if frame.resume:
+            _, standing = await service.access.load(room, user)
+            if standing is None or standing.state != "member":
+                raise Refused(ErrorCode.NOT_JOINED, f"you are no longer a member of {room!r}")
         await service.rooms.become_member(user, room)  # the policy decides here, before anyone sees us
         if not _still(session, room, mine):
             return

@@ -41,7 +41,7 @@ from parley.protocol.frames import (
     SignalDone,
     Typing,
 )
-from parley.protocol.names import HISTORY_LIMIT_MAX
+from parley.protocol.names import HISTORY_LIMIT_MAX, room_key
 from parley.service.policy import Refused
 from parley.session import catchup
 from parley.session.dispatch import handles
@@ -61,6 +61,9 @@ TYPING_INTERVAL = 1.0  # seconds; typing frames closer together than this are dr
 def auth(session: Session, frame: Auth) -> None:
     if session.user or session.held is not None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "already authenticated", frame.ref)
+    limit = session.service.settings.max_rooms
+    if frame.rooms is not None and len(frame.rooms) > limit:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"a connection may be in at most {limit} rooms", frame.ref)
     accounts = session.service.accounts
     try:
         bearer = accounts.authenticate(frame.token)
@@ -111,6 +114,9 @@ def _ready(session: Session, bearer: Bearer, frame: Auth) -> None:
     session.authenticated(bearer.user, bearer.gen, bearer.token_id)
     s = session.service.settings
     session.send(Ready(user=bearer.user, heartbeat=s.heartbeat, max_text=s.max_text, server="parley", ref=frame.ref))
+    # A member's `joined` needs no store round trip, so it goes out in the same write as `ready`.
+    for r in frame.rooms or ():
+        session.dispatch(Join(room=room_key(r.room), since=r.since, resume=r.resume, ref=r.ref))
 
 
 def _refuse(session: Session, reason: str, frame: Auth) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from parley.protocol import CloseCode, ErrorCode, Outbound, ProtocolError, decode_client_frame, encode
 from parley.protocol.events import RoomEvent
-from parley.protocol.frames import Error, Ref, Removed
+from parley.protocol.frames import ClientFrame, Error, Ref, Removed
 from parley.service.policy import Refused
 from parley.session.catchup import CatchUp
 from parley.session.dispatch import HANDLERS
@@ -66,18 +66,24 @@ class Session:
             elif not self.ending:  # a client should wait for `ready`: refuse rather than drop in silence
                 self.end(Disconnect(CloseCode.POLICY, "too many frames before ready", reconnect=True))
             return
-        ref: Ref = None
         try:
             frame = decode_client_frame(data)
-            ref = frame.ref
+        except ProtocolError as exc:
+            self.sink.write(Outbound(exc.frame()))
+            return
+        self.dispatch(frame)
+
+    def dispatch(self, frame: ClientFrame) -> None:
+        """Run the handler of a decoded client frame; what it refuses is answered as an error frame."""
+        try:
             entry = HANDLERS[type(frame)]
             if not self.user and entry.needs_auth:
-                raise ProtocolError(ErrorCode.UNAUTHENTICATED, 'send {"type":"auth","token":...} first', ref)
+                raise ProtocolError(ErrorCode.UNAUTHENTICATED, 'send {"type":"auth","token":...} first', frame.ref)
             entry.fn(self, frame)
         except ProtocolError as exc:
             self.sink.write(Outbound(exc.frame()))
         except Refused as exc:
-            self.error(exc.code, exc.message, ref)
+            self.error(exc.code, exc.message, frame.ref)
         except Exception:
             log.exception("handling a frame from %s failed", self.user)
             self.error(ErrorCode.INTERNAL, "internal error", None)

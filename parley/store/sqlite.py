@@ -1,9 +1,12 @@
 """SQLite behind the Store interface: the embedded default, in WAL mode, every commit flushed to disk.
 
-Migrations and reads go through the shared SQLAlchemy code (sql.py). The two writes on the hot path —
-storing a batch and creating a room on join — run on one dedicated thread with its own sqlite3
-connection, each as ONE hop off the event loop: through SQLAlchemy + aiosqlite the same transaction was
-several hops and ~10x the CPU (measured in docs/performance.md).
+Migrations and reads go through the shared SQLAlchemy code (sql.py). The writes on the hot path — storing a
+batch, creating a room on join, and a user's plain standing change (a join, a leave) — run on one dedicated
+thread with its own sqlite3 connection, each as ONE hop off the event loop: through SQLAlchemy + aiosqlite the
+same transaction was several hops and ~10x the CPU (measured in docs/performance.md). The two reads every
+first join makes (the room, the user's standing in it) run the same way on a reader thread of their own, which
+WAL lets read beside the writer. Standing changes arriving while one is stored are stored together in the next
+transaction (group commit, as for messages), so a burst of first joins costs one fsync, not one each.
 """
 
 import asyncio
@@ -20,7 +23,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from parley.protocol.events import RoomEvent
-from parley.store.base import NewEvent, Saved, StoreRejected, StoreUnavailable
+from parley.store.base import (
+    ChangeConflict,
+    NewEvent,
+    RoomChange,
+    RoomRecord,
+    Saved,
+    Standing,
+    StoreRejected,
+    StoreUnavailable,
+)
 from parley.store.batch import Key, event_of, keys, plan
 from parley.store.schema import EVENT_COLUMNS
 from parley.store.sql import HEALTH_KEY, SqlStore, now_ms
@@ -38,7 +50,15 @@ def sqlite_pragmas(synchronous: str) -> tuple[str, ...]:
 
 
 _SELECT_BY_KEY = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE sender = ? AND client_id = ?"
+_STANDING = "SELECT state, role, muted FROM members WHERE room = ? AND username = ?"
 _INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+
+
+def _plain(change: RoomChange) -> bool:
+    """A change of one user's standing with its event and nothing else (a join, a leave): the writer thread
+    stores these in batches; anything more goes through the shared SQLAlchemy code."""
+    return (change.event is not None and change.user is not None and not change.keep_owner
+            and change.topic is None and change.visibility is None and not change.purge and change.amend is None)
 
 
 def sqlite_path(url: str) -> Path:
@@ -71,12 +91,16 @@ class SqliteStore(SqlStore):
         self.pragmas = sqlite_pragmas(sqlite_sync(url))
         self._writer: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._read_conn: sqlite3.Connection | None = None
         # last seq of each room this process has seen; one server owns a SQLite file, so a join can
         # answer from here without a thread hop (PostgreSQL deployments have no such cache)
         self._last_seq: dict[str, int] = {}
         # membership changes go through SQLAlchemy's pool: one at a time, so they wait for the file's write
         # lock here rather than in SQLite's sleeping busy handler
         self._write_lock = asyncio.Lock()
+        self._changes: list[tuple[RoomChange, asyncio.Future[Saved]]] = []  # plain changes waiting for a batch
+        self._applier: asyncio.Task[None] | None = None  # stores them, batch after batch, while there are any
 
     def _make_engine(self) -> AsyncEngine:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,13 +128,58 @@ class SqliteStore(SqlStore):
         await super().open()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="parley-sqlite-writer")
         await self._write(self._connect)
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="parley-sqlite-reader")
+        await self._read(self._connect_reader)
 
     async def close(self) -> None:
+        if self._applier is not None:  # standing changes already queued are stored (or refused) first
+            await asyncio.shield(self._applier)
+        if self._reader is not None:
+            await self._read(self._disconnect_reader)
+            self._reader.shutdown(wait=True)
+            self._reader = None
         if self._writer is not None:
             await self._write(self._disconnect)
             self._writer.shutdown(wait=True)
             self._writer = None
         await super().close()
+
+    def _connect_reader(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA query_only=1")
+        self._read_conn = conn
+
+    def _disconnect_reader(self) -> None:
+        if self._read_conn is not None:
+            self._read_conn.close()
+            self._read_conn = None
+
+    async def _read(self, fn: Any, *args: Any) -> Any:
+        """Run fn(*args) on the reader thread; a database error becomes StoreUnavailable."""
+        if self._reader is None:
+            raise StoreUnavailable("store is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def room(self, name: str) -> RoomRecord | None:
+        return await self._read(self._room_sync, name)
+
+    def _room_sync(self, name: str) -> RoomRecord | None:
+        assert self._read_conn is not None
+        row = self._read_conn.execute("SELECT name, visibility, topic, last_seq FROM rooms WHERE name = ?",
+                                      (name,)).fetchone()
+        return RoomRecord(name=row[0], visibility=row[1], topic=row[2], last_seq=row[3]) if row else None
+
+    async def standing(self, room: str, user: str) -> Standing | None:
+        return await self._read(self._standing_sync, room, user)
+
+    def _standing_sync(self, room: str, user: str) -> Standing | None:
+        assert self._read_conn is not None
+        row = self._read_conn.execute(_STANDING, (room, user)).fetchone()
+        return Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
 
     def _connect(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -136,6 +205,90 @@ class SqliteStore(SqlStore):
 
     async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
         return await self._write(self._save_sync, batch)
+
+    async def apply(self, change: RoomChange) -> Saved | None:
+        if not _plain(change):
+            return await super().apply(change)
+        future: asyncio.Future[Saved] = asyncio.get_running_loop().create_future()
+        self._changes.append((change, future))
+        if self._applier is None:
+            self._applier = asyncio.create_task(self._apply_queued(), name="parley-sqlite-changes")
+        return await future
+
+    async def _apply_queued(self) -> None:
+        try:
+            while self._changes:
+                # a caller cancelled while waiting (its session closed) has its change dropped, not stored
+                batch = [(c, f) for c, f in self._changes if not f.cancelled()]
+                self._changes = []
+                for (_, future), outcome in zip(batch, await self._apply_batch([c for c, _ in batch]), strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._applier = None
+
+    async def _apply_batch(self, changes: list[RoomChange]) -> list[Saved | Exception]:
+        """One transaction for `changes`; if it fails, each change alone, so one bad change fails only itself."""
+        if not changes:
+            return []
+        try:
+            return list(await self._write(self._apply_sync, changes))
+        except Exception as exc:  # rolled back: nothing of the batch is stored
+            if len(changes) == 1:
+                return [exc]
+        out: list[Saved | Exception] = []
+        for change in changes:
+            out += await self._apply_batch([change])
+        return out
+
+    def _apply_sync(self, changes: list[RoomChange]) -> list[Saved | ChangeConflict]:
+        """Plain standing changes in one transaction; a change decided on a standing that is no longer the
+        user's is skipped (ChangeConflict for it alone) before it writes anything."""
+        conn = self._conn
+        if conn is None:
+            raise StoreUnavailable("store is closed")
+        out: list[Saved | ChangeConflict] = []
+        new_last: dict[str, int] = {}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = now_ms()
+            for change in changes:
+                room, user, event, new = change.room, change.user, change.event, change.standing
+                assert user is not None and event is not None
+                found = conn.execute(_STANDING, (room, user)).fetchone()
+                standing = Standing(state=found[0], role=found[1], muted=bool(found[2])) if found else None
+                if standing != change.expected:
+                    out.append(ChangeConflict(f"{user}'s standing in {room} changed meanwhile"))
+                    continue
+                if room not in self._last_seq and room not in new_last:
+                    conn.execute("INSERT OR IGNORE INTO rooms (name, last_seq, created_ms) VALUES (?, 0, ?)",
+                                 (room, now))
+                last = conn.execute("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
+                                    (room,)).fetchone()[0]
+                new_last[room] = last
+                p = plan([event], {})
+                conn.executemany(_INSERT, p.rows({room: last}, now))
+                if new is None:
+                    conn.execute("DELETE FROM members WHERE room = ? AND username = ?", (room, user))
+                elif standing is None:
+                    conn.execute("INSERT INTO members (room, username, state, role, muted) VALUES (?, ?, ?, ?, ?)",
+                                 (room, user, new.state, new.role, int(new.muted)))
+                else:
+                    reset = ", last_read = 0" if new.state != "member" else ""
+                    conn.execute(f"UPDATE members SET state = ?, role = ?, muted = ?{reset} "
+                                 "WHERE room = ? AND username = ?", (new.state, new.role, int(new.muted), room, user))
+                out.append(p.outcome()[0])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._last_seq.update(new_last)
+        return out
 
     async def ensure_room(self, room: str) -> int:
         last = self._last_seq.get(room)

@@ -20,7 +20,9 @@ import { closeMenu, openMenu } from "./menu.js";
 import { Outbox } from "./outbox.js";
 import { avatar, callLog, firstLine, personName, REACTIONS } from "./render.js";
 import { profiles } from "./profiles.js"; // display names, avatars, the profile card
+import { namedRef, refKey, refKind, Requests } from "./requests.js"; // frames awaiting answers, by ref
 import { PAGE_SIZE, Room } from "./room.js";
+import { kindOf, sortRooms, titleBadge, unreadTotals } from "./roomstate.js";
 import { Search } from "./search.js";
 import { Shortcuts } from "./shortcuts.js"; // daily: Ctrl+K, Alt+Up/Down, "?", focus after signing in
 import { clearSession, loadSession, Prefs, saveSession } from "./session.js";
@@ -53,13 +55,6 @@ const NOTIFY_LEVELS = [
 
 const $ = (id) => document.getElementById(id);
 
-/** A room's kind for the sidebar: "public", "private" or "dm". */
-function kindOf(name, info) {
-  const v = info && info.visibility;
-  if (v === "dm" || (!v && name.startsWith("dm."))) return "dm";
-  return v === "private" ? "private" : "public";
-}
-
 export class Chat {
   constructor(session, { onSignOut, onExpired }) {
     this.session = session;
@@ -82,10 +77,9 @@ export class Chat {
     this.readTimers = new Map(); // room -> timer for a read report
     this.lastTypingSent = new Map(); // room -> ms
     this.typingTimer = null;
-    this.historyRefs = new Map(); // ref -> {room, limit}
-    this.historyCounter = 0;
-    this.actions = new Map(); // ref -> {resolve, fail} for edit, delete and react frames awaiting `done`
-    this.actionCounter = 0;
+    // Frames awaiting an answer (requests.js): "hist:N" -> {room, limit} for a page of history, "act:N" ->
+    // {resolve, fail} for an edit, delete or react frame awaiting `done`.
+    this.requests = new Requests();
     this.editing = null; // {room, seq, form} the message being edited inline
     this.maxText = 4000;
     this.suggestions = [];
@@ -102,7 +96,8 @@ export class Chat {
     this.conn = new Transport({
       token: session.token,
       onFrame: (f) => this.handle(f),
-      onReady: (f) => this.ready(f),
+      onReady: (f, carried) => this.ready(f, carried),
+      authRooms: () => this.authRooms(),
       onState: (s, info) => this.showState(s, info),
       onUnauthorized: (msg) => this.unauthorized(msg),
     });
@@ -601,7 +596,7 @@ export class Chat {
   }
 
   sendJoin(room) {
-    const frame = { type: "join", room: room.name, ref: `join:${room.name}` };
+    const frame = { type: "join", room: room.name, ref: namedRef("join", room.name) };
     const since = room.since;
     if (since !== undefined) frame.since = since;
     room.joining = this.conn.send(frame);
@@ -808,7 +803,7 @@ export class Chat {
     if (this.rooms.get(room.name) !== room || this.legacy) return;
     const seq = room.lastRead;
     if (seq === null || seq <= room.reportedRead) return;
-    if (this.conn.send({ type: "read", room: room.name, seq, ref: `read:${room.name}` })) {
+    if (this.conn.send({ type: "read", room: room.name, seq, ref: namedRef("read", room.name) })) {
       room.reportedRead = seq;
       return;
     }
@@ -825,9 +820,12 @@ export class Chat {
     if (!room) return;
     const can = permissions(room, this.admin);
     const dm = room.isDm;
+    // A phone's header has no room for Search, Members and Leave: they are here (style.css, max-width 760px).
+    const phone = matchMedia("(max-width: 760px)").matches;
     openMenu(
       button,
       [
+        phone && { label: "Search messages…", onSelect: () => this.search.open() },
         { label: "Members", onSelect: () => this.members.open(room.name) },
         { label: "Notifications…", onSelect: () => this.openNotifyMenu(button, room) },
         can.invite && { label: "Invite people…", onSelect: () => this.members.open(room.name, { invite: true }) },
@@ -845,7 +843,7 @@ export class Chat {
             }),
         },
       ],
-      { label: `${room.title} options` },
+      { label: `${room.title} options`, returnFocus: phone },
     );
   }
 
@@ -989,12 +987,9 @@ export class Chat {
 
   // ---- rendering -------------------------------------------------------------------------------
 
+  /** The rooms in the sidebar's order (roomstate.js): rooms, then DMs, each by label. */
   sortedRooms() {
-    const all = [...this.rooms.values()];
-    const byLabel = (a, b) => this.label(a).localeCompare(this.label(b), undefined, { sensitivity: "base" });
-    const rooms = all.filter((r) => !r.isDm).sort(byLabel);
-    const dms = all.filter((r) => r.isDm).sort(byLabel);
-    return [...rooms, ...dms];
+    return sortRooms(this.rooms.values(), (r) => this.label(r));
   }
 
   renderSidebar() {
@@ -1036,13 +1031,11 @@ export class Chat {
     $("invites-section").hidden = invites.length === 0;
 
     // The title counts mentions of you when there are any ("(@2) …"), else unread messages ("(5) …").
-    const totalUnread = all.reduce((n, r) => n + r.unread, 0);
-    const totalMentions = all.reduce((n, r) => n + r.mentions, 0);
+    const totals = unreadTotals(all);
     const activeRoom = this.rooms.get(this.active);
     const roomTitle = activeRoom ? `${activeRoom.title} · Parley` : "Parley";
-    const badge = totalMentions ? `(@${totalMentions}) ` : totalUnread ? `(${totalUnread}) ` : "";
-    document.title = badge + roomTitle;
-    $("menu-button").classList.toggle("has-unread", totalUnread > 0 || invites.length > 0);
+    document.title = titleBadge(totals) + roomTitle;
+    $("menu-button").classList.toggle("has-unread", totals.unread > 0 || invites.length > 0);
   }
 
   renderInvites(inviteList, invites) {
@@ -1129,8 +1122,8 @@ export class Chat {
     $("retry-now").hidden = !(state === "reconnecting" || state === "offline");
     document.body.dataset.conn = state;
     if (state !== "connected") {
-      for (const pending of [...this.actions.values()]) {
-        pending.fail("The connection dropped before the server answered: check the message and try again.");
+      for (const { context } of this.requests.dropAll("act")) {
+        context.fail("The connection dropped before the server answered: check the message and try again.");
       }
       this.inflight.clear();
       this.synced = false;
@@ -1143,16 +1136,31 @@ export class Chat {
 
   // ---- protocol ---------------------------------------------------------------------------------
 
-  ready(frame) {
+  /** The rooms this page is known to be in, to join in the WebSocket's "auth" frame: each resumes from the
+   * seq the page holds, and only if the user is still a member (not one left on another device meanwhile). */
+  authRooms() {
+    const out = [];
+    for (const room of this.rooms.values()) {
+      if (!room.everJoined && room.info.state !== "member") continue;
+      const entry = { room: room.name, resume: true, ref: namedRef("join", room.name) };
+      if (room.since !== undefined) entry.since = room.since;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  ready(frame, carried = []) {
     if (typeof frame.max_text === "number" && frame.max_text > 0) {
       this.maxText = frame.max_text;
       this.limit.update(); // daily: the composer has no maxlength (a paste is not cut); the counter tells
     }
     this.inflight.clear();
-    this.historyRefs.clear();
+    this.requests.dropAll("hist"); // pages asked for on an earlier connection are not coming
     this.synced = false;
-    for (const room of this.rooms.values()) room.joining = false;
-    // The rooms to join come from the server's list: a room left or lost meanwhile is not rejoined.
+    // Rooms the "auth" frame carried are being joined already; their "joined" (or error) follows.
+    const joining = new Set(carried);
+    for (const room of this.rooms.values()) room.joining = joining.has(room.name);
+    // The other rooms to join come from the server's list: a room left or lost meanwhile is not rejoined.
     this.sync();
   }
 
@@ -1193,8 +1201,8 @@ export class Chat {
         if (room.replyTo !== null && room.replyTo === f.target && room.name === this.active) this.renderReplyBar();
         break;
       case "done": {
-        const pending = this.actions.get(f.ref);
-        if (pending) pending.resolve(f);
+        const pending = this.requests.take(f.ref, "act");
+        if (pending) pending.context.resolve(f);
         break;
       }
       case "read": // our read marker moved on another device (or this one)
@@ -1205,6 +1213,9 @@ export class Chat {
         break;
       case "membership": // invited, added to a DM, a role changed...: the room list is out of date
         this.sync();
+        break;
+      case "profile": // someone's display name or avatar changed: repaint them everywhere (profiles.js)
+        profiles.pushed(f);
         break;
       case "ack": {
         if (!room) return;
@@ -1220,10 +1231,9 @@ export class Chat {
         break;
       }
       case "history": {
-        const req = this.historyRefs.get(f.ref);
-        this.historyRefs.delete(f.ref);
+        const req = this.requests.take(f.ref, "hist");
         if (!room) return;
-        room.historyArrived(Array.isArray(f.messages) ? f.messages : [], req ? req.limit : PAGE_SIZE);
+        room.historyArrived(Array.isArray(f.messages) ? f.messages : [], req ? req.context.limit : PAGE_SIZE);
         break;
       }
       case "typing":
@@ -1272,12 +1282,12 @@ export class Chat {
   }
 
   requestHistory(room, before) {
-    const ref = `hist:${++this.historyCounter}`;
+    const ref = this.requests.issue("hist", { room: room.name, limit: PAGE_SIZE });
     const frame = { type: "history", room: room.name, limit: PAGE_SIZE, ref };
     if (before !== undefined) frame.before = before;
-    if (!this.conn.send(frame)) return false;
-    this.historyRefs.set(ref, { room: room.name, limit: PAGE_SIZE });
-    return true;
+    if (this.conn.send(frame)) return true;
+    this.requests.take(ref);
+    return false;
   }
 
   joinErrorText(name, f) {
@@ -1293,14 +1303,17 @@ export class Chat {
 
   handleError(f) {
     const ref = f.ref == null ? "" : String(f.ref);
-    if (ref.startsWith("join:")) {
-      const name = ref.slice(5);
+    const kind = refKind(ref);
+    if (kind === "join") {
+      const name = refKey(ref);
       const room = this.rooms.get(name);
       if (!room) return;
       room.joining = false;
       const text = this.joinErrorText(name, f);
       const refused = f.code === "not_found" || f.code === "forbidden";
-      if (room.userJoin && !room.everJoined) {
+      if (f.code === "not_joined") {
+        this.dropRoom(name); // a resumed room the user left on another device meanwhile: gone from the list too
+      } else if (room.userJoin && !room.everJoined) {
         // A room asked for on this page (join form, directory, invitation) that the server refuses.
         if (room.fromForm) $("join-error").textContent = text;
         this.notify(text);
@@ -1318,22 +1331,21 @@ export class Chat {
       }
       return;
     }
-    if (ref.startsWith("hist:")) {
-      const req = this.historyRefs.get(f.ref);
-      this.historyRefs.delete(f.ref);
-      const room = req && this.rooms.get(req.room);
+    if (kind === "hist") {
+      const req = this.requests.take(ref, "hist");
+      const room = req && this.rooms.get(req.context.room);
       if (room) room.historyFailed();
       if (room && f.code === "not_joined") this.sendJoin(room);
       return;
     }
-    if (ref.startsWith("read:") || ref.startsWith("leave:")) return; // best effort
-    if (ref.startsWith("call:")) {
-      this.calls.refused(f);
+    if (kind === "read" || kind === "leave") return; // best effort
+    if (kind === "call") {
+      this.calls.refused(f); // calls.js keeps its own signals' refs
       return;
     }
-    if (ref.startsWith("act:")) {
-      const pending = this.actions.get(f.ref);
-      if (pending) pending.fail(this.actionErrorText(f));
+    if (kind === "act") {
+      const pending = this.requests.take(ref, "act");
+      if (pending) pending.context.fail(this.actionErrorText(f));
       return;
     }
     const entry = ref ? this.outbox.get(ref) : null;
@@ -1430,25 +1442,16 @@ export class Chat {
   /** Send an edit, delete or react frame; resolves with its `done`, rejects with an error ready to show. */
   act(frame) {
     return new Promise((resolve, reject) => {
-      const ref = `act:${++this.actionCounter}`;
       const shown = (text) => Object.assign(new Error(text), { shown: true });
+      const ref = this.requests.issue(
+        "act",
+        { resolve, fail: (text) => reject(shown(text)) },
+        { timeoutMs: ACTION_TIMEOUT_MS, onTimeout: (pending) => pending.fail("The server did not answer: try again.") },
+      );
       if (!this.conn.ready || !this.conn.send({ ...frame, ref })) {
+        this.requests.take(ref);
         reject(shown("You are offline: try again when the connection is back."));
-        return;
       }
-      const timer = setTimeout(() => this.actions.get(ref)?.fail("The server did not answer: try again."), ACTION_TIMEOUT_MS);
-      this.actions.set(ref, {
-        resolve: (f) => {
-          clearTimeout(timer);
-          this.actions.delete(ref);
-          resolve(f);
-        },
-        fail: (text) => {
-          clearTimeout(timer);
-          this.actions.delete(ref);
-          reject(shown(text));
-        },
-      });
     });
   }
 

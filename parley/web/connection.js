@@ -48,15 +48,19 @@ export class Connection {
    * @param {object} opts
    * @param {string} opts.token        bearer token sent in the "auth" frame
    * @param {(frame: object) => void} opts.onFrame      every frame after "ready"
-   * @param {(ready: object) => void} opts.onReady      each time a (re)connection is authenticated
+   * @param {(ready: object, carried: string[]) => void} opts.onReady  each time a (re)connection is
+   *   authenticated; `carried`: the rooms its "auth" frame asked to join (their "joined" frames follow)
+   * @param {() => object[]} [opts.authRooms]  the rooms to join in the "auth" frame itself, as
+   *   {room, since, resume, ref}: ready to chat after one round trip
    * @param {(state: string, info: object) => void} opts.onState
    * @param {(message: string) => void} opts.onUnauthorized  the token was refused: sign in again
    *   (the app may call setToken() and restart() instead, if it has a newer token)
    */
-  constructor({ token, onFrame, onReady, onState, onUnauthorized }) {
+  constructor({ token, onFrame, onReady, onState, onUnauthorized, authRooms }) {
     this.token = token;
     this.onFrame = onFrame;
     this.onReady = onReady;
+    this.authRooms = authRooms;
     this.onState = onState;
     this.onUnauthorized = onUnauthorized;
     this.ws = null;
@@ -196,7 +200,11 @@ export class Connection {
     const token = this.token;
     this.openTimer = setTimeout(() => this._drop(ws), OPEN_TIMEOUT_MS);
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: "auth", token }));
+      const rooms = this.authRooms ? this.authRooms() : [];
+      ws.carried = rooms.map((r) => r.room);
+      const auth = { type: "auth", token };
+      if (rooms.length) auth.rooms = rooms;
+      ws.send(JSON.stringify(auth));
     };
     ws.authToken = token;
     ws.onmessage = (ev) => this._receive(ws, ev);
@@ -227,7 +235,7 @@ export class Connection {
         }
         this._startHeartbeat(ws);
         this._setState("connected");
-        this.onReady(frame);
+        this.onReady(frame, ws.carried || []);
       } else if (frame.type === "error" && frame.code === "unauthenticated") {
         this._authFailed(ws);
       }

@@ -50,9 +50,9 @@ export class Transport {
    * The options of Connection (connection.js); onState's info also says `transport` ("ws" or "poll") and
    * `forced` (the page's address chose it).
    */
-  constructor({ token, onFrame, onReady, onState, onUnauthorized }) {
+  constructor({ token, onFrame, onReady, onState, onUnauthorized, authRooms }) {
     this.token = token;
-    this.handlers = { onFrame, onReady, onState, onUnauthorized };
+    this.handlers = { onFrame, onReady, onState, onUnauthorized, authRooms };
     this.mode = transportMode();
     this.kind = this.mode === "poll" ? "poll" : "ws";
     this.active = this._make(this.kind);
@@ -149,7 +149,8 @@ export class Transport {
       onFrame: (f) => {
         if (conn === this.active) this.handlers.onFrame(f);
       },
-      onReady: (f) => this._ready(conn, f),
+      onReady: (f, carried) => this._ready(conn, f, carried || []),
+      authRooms: this.handlers.authRooms,
       onState: (state, info) => this._state(conn, state, info),
       onUnauthorized: (message) => this._unauthorized(conn, message),
     });
@@ -162,9 +163,9 @@ export class Transport {
     else this._scheduleProbe();
   }
 
-  _ready(conn, frame) {
+  _ready(conn, frame, carried) {
     if (conn === this.candidate) {
-      this._adopt(conn, frame);
+      this._adopt(conn, frame, carried);
       return;
     }
     if (conn !== this.active) return;
@@ -172,7 +173,7 @@ export class Transport {
       this._resetWatch();
       if (this.mode === "auto") setLastWorked("ws");
     }
-    this.handlers.onReady(frame);
+    this.handlers.onReady(frame, carried);
   }
 
   _state(conn, state, info) {
@@ -319,7 +320,7 @@ export class Transport {
   }
 
   /** The probe got "ready": it becomes the page's connection and polling stops. */
-  _adopt(conn, frame) {
+  _adopt(conn, frame, carried) {
     this.candidate = null;
     clearTimeout(this.probeTimer);
     this.probeTimer = null;
@@ -334,7 +335,7 @@ export class Transport {
     const info = { retryAt: null, attempts: 0, transport: "ws", forced: false };
     this.handlers.onState("reconnecting", info);
     this.handlers.onState("connected", info);
-    this.handlers.onReady(frame);
+    this.handlers.onReady(frame, carried);
   }
 
   _clearTimers() {
