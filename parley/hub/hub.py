@@ -5,6 +5,7 @@ from this node's commits or from the broker; ordering and gap repair live in hub
 presence in hub/presence.py. The hub is what the broker calls back (broker.base.BrokerEvents).
 """
 
+import asyncio
 import logging
 from typing import Protocol
 
@@ -14,7 +15,7 @@ from parley.hub.repair import Repair
 from parley.hub.room import Room
 from parley.protocol import Outbound, encode
 from parley.protocol.events import RoomEvent, decode_event
-from parley.protocol.frames import Presence, TypingEvent
+from parley.protocol.frames import Presence, PresenceBatch, TypingEvent
 
 log = logging.getLogger("parley.hub")
 
@@ -31,6 +32,13 @@ class Control(Protocol):
     def everyone(self, data: bytes) -> None: ...
 
     def reconnected(self) -> None: ...
+
+
+# In a room with more users online than this, presence changes go out in batches: when a thousand people
+# connect within a second, each member would otherwise get a thousand frames (a million writes for the room);
+# batched, each gets a few `presence_batch` frames. Smaller rooms keep one `presence` frame per change at once.
+PRESENCE_BATCH_ABOVE = 50
+PRESENCE_BATCH_EVERY = 0.25  # seconds: at most one batch per room this often (the first goes out at once)
 
 
 class Hub:
@@ -149,10 +157,32 @@ class Hub:
         room = self.rooms.get(name)
         if room is None:
             return
+        if len(room.users) > PRESENCE_BATCH_ABOVE or room.presence_due:
+            self._batch_presence(room, user, online)
+            return
         out = Outbound(encode(Presence(room=name, user=user, online=online)))
         for member in (*room.members, *room.syncing):
             if member is not exclude and member.user != user:
                 member.push(out)
+
+    def _batch_presence(self, room: Room, user: str, online: bool) -> None:
+        room.presence_due[user] = online  # the latest state of each user wins
+        if room.presence_timer is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, room.presence_sent + PRESENCE_BATCH_EVERY - loop.time())
+            room.presence_timer = loop.call_later(delay, self._send_presence_batch, room)
+
+    def _send_presence_batch(self, room: Room) -> None:
+        due, room.presence_due = room.presence_due, {}
+        room.presence_timer = None
+        if self.rooms.get(room.name) is not room or not due:
+            return
+        room.presence_sent = asyncio.get_running_loop().time()
+        online = sorted(u for u, on in due.items() if on)
+        offline = sorted(u for u, on in due.items() if not on)
+        out = Outbound(encode(PresenceBatch(room=room.name, online=online, offline=offline)))
+        for member in (*room.members, *room.syncing):
+            member.push(out)
 
     def _presence(self, room: Room, user: str, online: bool, exclude: Member | None) -> None:
         cluster = self.cluster

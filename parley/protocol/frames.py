@@ -444,6 +444,14 @@ class Presence(_Server, tag="presence"):
     online: bool
 
 
+class PresenceBatch(_Server, tag="presence_batch"):
+    """Several presence changes of a large room at once (each user's latest state; a member may find itself)."""
+
+    room: str
+    online: list[str]
+    offline: list[str]
+
+
 class Pong(_Server, tag="pong"):
     ref: Ref = None
 

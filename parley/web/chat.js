@@ -1242,6 +1242,11 @@ export class Chat {
       case "presence":
         if (room) room.presence(f.user, !!f.online);
         break;
+      case "presence_batch": // a large room's changes, gathered
+        if (!room) break;
+        for (const user of Array.isArray(f.online) ? f.online : []) room.presence(user, true);
+        for (const user of Array.isArray(f.offline) ? f.offline : []) if (user !== this.me) room.presence(user, false);
+        break;
       case "signal": // call signalling (calls.js)
         this.calls.handle(f);
         break;

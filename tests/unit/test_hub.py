@@ -371,3 +371,37 @@ async def test_fill_with_store_lagging_delivers_held_events_in_order() -> None:
     await eventually(lambda: a.seqs()[-1:] == [6], "the held events to be delivered")
     await settle()
     assert a.seqs() == [1, 4, 5, 6]
+
+
+async def test_presence_in_a_large_room_goes_out_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past PRESENCE_BATCH_ABOVE users, a burst of joins and leaves reaches each member as a few batches, each
+    user's latest state once; a small room keeps one `presence` frame per change."""
+    import parley.hub.hub as hub_module
+
+    monkeypatch.setattr(hub_module, "PRESENCE_BATCH_EVERY", 0.05)
+    hub = Hub(FakeStore())
+    crowd = members(hub, *[f"u{i:03d}" for i in range(hub_module.PRESENCE_BATCH_ABOVE + 1)])
+    first = crowd[0]
+    room = hub.rooms[ROOM]
+    await eventually(lambda: room.presence_timer is None)  # the last joins of the crowd already went out
+    first.pushed.clear()
+
+    late = members(hub, *[f"late{i}" for i in range(30)])
+    hub.leave(late[0], ROOM)  # online then offline within the burst: its latest state is what is sent
+    assert first.frames("presence") == []  # nothing one by one
+    await eventually(lambda: len(first.frames("presence_batch")) == 1)
+    (batch,) = first.frames("presence_batch")
+    assert batch["online"] == sorted(f"late{i}" for i in range(1, 30)) and batch["offline"] == ["late0"]
+
+    # Changes soon after wait for the next batch (one every PRESENCE_BATCH_EVERY), still never one by one.
+    members(hub, "later")
+    hub.leave(late[1], ROOM)
+    await settle()
+    assert len(first.frames("presence_batch")) == 1 and first.frames("presence") == []
+    await eventually(lambda: len(first.frames("presence_batch")) == 2)
+    assert first.frames("presence_batch")[1] == {"type": "presence_batch", "room": ROOM, "online": ["later"],
+                                                 "offline": ["late1"]}
+
+    # A small room: one frame per change, at once.
+    small = members(hub, "ann", "bob", room="small")
+    assert small[0].presence() == [("bob", True)]
