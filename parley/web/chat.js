@@ -1635,8 +1635,7 @@ export class Chat {
     form.className = "msg-editor";
     const input = document.createElement("textarea");
     input.className = "msg-editor-input";
-    input.rows = 1;
-    input.maxLength = this.maxText;
+    input.rows = 1; // no maxlength: a paste past the limit is kept, and the editor says by how much (as the composer)
     input.value = st.text;
     input.setAttribute("aria-label", "Edit message");
     const bar = document.createElement("div");
@@ -1661,8 +1660,14 @@ export class Chat {
       input.style.height = "auto";
       input.style.height = `${Math.min(input.scrollHeight, 240)}px`;
     };
+    const tooLong = () => Math.max(0, charCount(input.value.trim()) - this.maxText);
+    const checkLength = () => {
+      const extra = tooLong();
+      save.disabled = extra > 0 || !!form.dataset.busy;
+      error.textContent = extra ? `${extra.toLocaleString()} character${extra === 1 ? "" : "s"} too long: shorten it to save.` : "";
+    };
     const submit = async () => {
-      if (form.dataset.busy) return;
+      if (form.dataset.busy || tooLong()) return;
       const text = input.value.trim();
       if (text === st.text.trim()) {
         this.closeEditor();
@@ -1692,7 +1697,10 @@ export class Chat {
       submit();
     });
     cancel.addEventListener("click", () => this.closeEditor());
-    input.addEventListener("input", size);
+    input.addEventListener("input", () => {
+      size();
+      checkLength();
+    });
     input.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
         ev.preventDefault();

@@ -105,6 +105,29 @@ def test_the_composer_counts_near_the_limit_and_says_why_too_long_text_cannot_be
     expect(page.get_by_text(re.compile(r"/ 4,000$"))).to_have_count(0)
     assert [len(m["text"]) for m in srv.messages(me.token, room)] == [4000]
 
+    # The same in the inline editor: a paste past the limit is kept, explained, and cannot be saved.
+    box.fill("short one")
+    box.press("Enter")
+    expect(log(page).locator("article.msg:not(.pending) .msg-text", has_text="short one")).to_have_count(1)
+    box.press("ArrowUp")
+    editor = log(page).get_by_role("textbox", name="Edit message")
+    expect(editor).to_be_focused()
+    editor.fill("")
+    page.keyboard.insert_text("z" * 4002)
+    expect(editor).to_have_value("z" * 4002)
+    expect(log(page).get_by_role("alert").filter(has_text="2 characters too long: shorten it to save.")).to_be_visible()
+    save = log(page).get_by_role("button", name="Save", exact=True)
+    expect(save).to_be_disabled()
+    editor.press("Enter")  # refused here, not cut
+    expect(editor).to_have_value("z" * 4002)
+    editor.press("Backspace")
+    editor.press("Backspace")
+    expect(save).to_be_enabled()
+    editor.press("Enter")
+    expect(editor).to_have_count(0)
+    expect(log(page).locator(".msg-text", has_text="z" * 100)).to_have_count(1)
+    assert sorted(len(m["text"]) for m in srv.messages(me.token, room)) == [4000, 4000]
+
 
 # ---- 6: the first line keeps its indentation ------------------------------------------------------------
 
