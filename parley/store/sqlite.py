@@ -61,6 +61,24 @@ def _plain(change: RoomChange) -> bool:
             and change.topic is None and change.visibility is None and not change.purge and change.amend is None)
 
 
+def _standing_of(row: Any) -> Standing | None:
+    """A Standing from a row of _STANDING (None: no row)."""
+    return Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
+
+
+async def _on_thread(executor: ThreadPoolExecutor | None, fn: Any, *args: Any) -> Any:
+    """Run fn(*args) on one of the store's threads; data the database refuses becomes StoreRejected, any
+    other database error StoreUnavailable."""
+    if executor is None:
+        raise StoreUnavailable("store is closed")
+    try:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+    except sqlite3.DataError as exc:
+        raise StoreRejected(f"{type(exc).__name__}: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
 def sqlite_path(url: str) -> Path:
     """`sqlite:///rel/path.db` or `sqlite:////abs/path.db` -> the file's path."""
     rest = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
@@ -156,13 +174,8 @@ class SqliteStore(SqlStore):
             self._read_conn = None
 
     async def _read(self, fn: Any, *args: Any) -> Any:
-        """Run fn(*args) on the reader thread; a database error becomes StoreUnavailable."""
-        if self._reader is None:
-            raise StoreUnavailable("store is closed")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        """Run fn(*args) on the reader thread."""
+        return await _on_thread(self._reader, fn, *args)
 
     async def room(self, name: str) -> RoomRecord | None:
         return await self._read(self._room_sync, name)
@@ -178,8 +191,7 @@ class SqliteStore(SqlStore):
 
     def _standing_sync(self, room: str, user: str) -> Standing | None:
         assert self._read_conn is not None
-        row = self._read_conn.execute(_STANDING, (room, user)).fetchone()
-        return Standing(state=row[0], role=row[1], muted=bool(row[2])) if row else None
+        return _standing_of(self._read_conn.execute(_STANDING, (room, user)).fetchone())
 
     def _connect(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -193,15 +205,8 @@ class SqliteStore(SqlStore):
             self._conn = None
 
     async def _write(self, fn: Any, *args: Any) -> Any:
-        """Run fn(*args) on the writer thread; a database error becomes StoreUnavailable."""
-        if self._writer is None:
-            raise StoreUnavailable("store is closed")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
-        except sqlite3.DataError as exc:
-            raise StoreRejected(f"{type(exc).__name__}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        """Run fn(*args) on the writer thread."""
+        return await _on_thread(self._writer, fn, *args)
 
     async def save_events(self, batch: list[NewEvent]) -> list[Saved]:
         return await self._write(self._save_sync, batch)
@@ -259,8 +264,7 @@ class SqliteStore(SqlStore):
             for change in changes:
                 room, user, event, new = change.room, change.user, change.event, change.standing
                 assert user is not None and event is not None
-                found = conn.execute(_STANDING, (room, user)).fetchone()
-                standing = Standing(state=found[0], role=found[1], muted=bool(found[2])) if found else None
+                standing = _standing_of(conn.execute(_STANDING, (room, user)).fetchone())
                 if standing != change.expected:
                     out.append(ChangeConflict(f"{user}'s standing in {room} changed meanwhile"))
                     continue
